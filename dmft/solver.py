@@ -1,0 +1,516 @@
+"""N -> infinity DMFT of spherical gradient flow in phase retrieval (THEORY.md D1-D9).
+
+Algorithm: causal forward march of a population
+-----------------------------------------------
+The solver marches the single-sample process in its "ODE form" (THEORY section 2, obtained
+by applying the operator of D7 to D2) with an explicit Euler step ``dt``::
+
+    dh/dt = (mu - M_R^loc) h - int_0^t M_R^reg(t,s) h(s) ds - f(h; y) - rho h* - eta(t)
+
+for ``S`` sample paths ``a = 1..S`` with ``h(0) = m0 h* + sqrt(1 - m0^2) v``. All kernels at
+time ``t_n`` are population averages over the paths at ``t_n`` and earlier, so the scheme is
+causal and needs one pass (``nit = 1``); no fixed-point iteration is needed. We chose it over
+a damped iteration on the whole trajectory because it is exact at every step for the given
+population, costs one pass, and a blow-up is located at its time.
+
+Per step ``n`` (left-point rule for every integral):
+
+* ``M_R^loc = alpha E[f']`` (local part of D3), ``e = E[l]`` (D9), mu (D4, see below);
+* ``m`` from D5, ``rho`` from D6;
+* ``M_C(t_n, .) = alpha E[f(t_n) f(.)]`` (D3) from an incremental QR factorisation of the
+  force history, ``sqrt(alpha/S) F = Q Rq`` (one modified Gram-Schmidt column per step, with
+  re-orthogonalisation). ``M_C = Rq^T Rq`` exactly, and the Gaussian noise of covariance
+  ``M_C`` is ``eta(t_n) = sum_k Rq[k, n] z_k`` with ``z_k`` iid standard normal per path: a
+  positive-semidefinite factor by construction, no Cholesky of a near-singular matrix. A
+  pivot below ``1e-12`` of the column norm (a force already in the span of the past) gets a
+  zero basis vector, i.e. no new noise direction, which is exact for a rank-deficient M_C.
+* ``M_R^reg(t_n, t_j) = alpha E[f'(t_n) chi(t_n, t_j)]`` with the per-sample response of
+  D3 solved by an adjoint (backward in j) sweep, O(n^2) per path per step, on a subset of
+  ``n_response`` paths (stratified: the half with the largest labels y, where the heavy
+  tail of the response lives (THEORY section 6), plus a uniform sample of the rest, with
+  exact stratum weights, so the estimator stays unbiased). This O(S_R T^3) sweep dominates
+  the cost at large T.
+* ``R`` (D7) and ``C`` (D8) are integrated alongside (deterministic given the kernels, so no
+  Gaussian input has to be factored). ``C(t, t)`` is integrated with D8 like the rest;
+  ``max |C(t,t) - 1|`` is returned as a diagnostic and the run stops when it exceeds
+  ``c_diag_tol``.
+
+Variance reduction (exact symmetries only): antithetic pairs ``(h*, v, z) -> (-h*, v, z)``
+share everything but the sign of the teacher field, which cancels the O(1) noise of
+``E[f h*]`` when m is small (THEORY section 6); initial fields and per-step noises are
+drawn by Latin-hypercube stratification (marginally exact, less noisy moments).
+
+Monte Carlo errors: the population is split into ``n_groups`` independent
+sub-populations, each a complete DMFT with its own kernels, marched in lockstep. Returned
+curves and kernels are their means; ``m_sem``, ``e_sem`` and ``mu_sem`` are the standard
+errors of those means, so they include the kernel noise fed back through the dynamics
+(THEORY section 6). The cost is that of one run with S paths.
+
+Lagrange multiplier: the march uses the mu that keeps ``C(t, t) = 1`` in D8 given the
+kernels, the DMFT analogue of the exact projection of the finite-N algorithm; D4
+(``alpha E[f h]`` over the paths) is returned as ``mu`` and the driving value as
+``mu_constraint``. We
+measured the alternative, D4 driving the dynamics: the Monte Carlo noise of
+``E[f h] - E[f']`` then makes ``C(t, t)`` drift and the march blows up (alpha = 3, m0 = 0.3,
+S = 1e4: C(t,t) = 1.26 at t = 0.19; alpha = 8: |m| > 1 at t = 0.11).
+
+Discretisation: every integral uses the left-point rule, so all curves carry an O(dt)
+error, like gradient descent with step ``eta = dt``; halving ``dt`` and extrapolating
+(Richardson) removes it to O(dt^2).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.special import ndtri
+from tqdm.auto import tqdm
+
+from dmft import _checks
+from dmft._io import load_npz, save_npz
+from dmft._kernels import response_row
+from dmft.losses import Loss, get_loss
+
+__all__ = ["Solution", "solve"]
+
+_ARRAYS = ("t", "C", "R", "m", "mu", "mu_constraint", "e", "M_C", "M_R", "M_R_local", "rho",
+           "m_sem", "e_sem", "mu_sem", "sample_times", "h_samples", "h_star", "y")
+
+
+@dataclass
+class Solution:
+    """DMFT trajectory on the grid ``t = k * dt`` (THEORY.md D1-D9).
+
+    Attributes
+    ----------
+    t : (T,) array
+        Times.
+    C, R : (T, T) arrays
+        Correlation ``C(t, t')`` (symmetric) and response ``R(t, t')`` (lower triangular,
+        ``R(t, t) = 1``), D7-D8.
+    m, mu, e, rho : (T,) arrays
+        Overlap (D5), Lagrange multiplier ``alpha E[f h]`` on the paths (D4), energy per
+        sample (D9), teacher drift (D6).
+    mu_constraint : (T,) array
+        The multiplier that drives the march, chosen to keep ``C(t, t) = 1`` in D8 (module
+        docstring). It agrees with ``mu`` as dt -> 0 but carries a larger O(dt) error: at
+        alpha = 3, m0 = 0.3, t = 1 the gap was 0.070, 0.069, 0.031 for dt = 0.02, 0.01,
+        0.005 while ``mu`` moved 0.069, 0.048, 0.044.
+    M_C : (T, T) array
+        Noise kernel ``alpha E[f(t) f(t')]`` (D3).
+    M_R : (T, T) array
+        Regular part of the response kernel, ``alpha E[f'(t) chi(t, s)]``, s < t (D3).
+    M_R_local : (T,) array
+        Local part ``alpha E[f'(h(t))]`` (the coefficient of ``delta(t - s)`` in D3).
+    m_sem, e_sem, mu_sem : (T,) arrays
+        Monte Carlo standard errors from independent sub-populations (module docstring).
+    sample_times : (n,) array
+        Times at which effective-process samples were kept.
+    h_samples : (n, S) array
+        Pre-activations ``h(t)`` of all paths at ``sample_times`` (they feed
+        :mod:`dmft.spectrum`: Hessian weights ``z = f'(h; y)``).
+    h_star, y : (S,) arrays
+        Teacher fields and labels of the paths.
+    alpha, m0, dt : float
+        Parameters.
+    loss : Loss
+        The per-sample loss.
+    c_diag_error : float
+        ``max_t |C(t, t) - 1|`` (should be O(dt)).
+    status : int
+        0: reached ``t_max``; -1: stopped early (``message`` says when and why); the arrays
+        then hold the trajectory up to the last valid time.
+    message : str
+        Human-readable outcome.
+    nit : int
+        Passes over the trajectory (1 for the forward march).
+    metadata : dict
+        Everything needed to reproduce the run (seed, samples, version, ...).
+    """
+
+    t: np.ndarray
+    C: np.ndarray
+    R: np.ndarray
+    m: np.ndarray
+    mu: np.ndarray
+    mu_constraint: np.ndarray
+    e: np.ndarray
+    M_C: np.ndarray
+    M_R: np.ndarray
+    M_R_local: np.ndarray
+    rho: np.ndarray
+    m_sem: np.ndarray
+    e_sem: np.ndarray
+    mu_sem: np.ndarray
+    sample_times: np.ndarray
+    h_samples: np.ndarray
+    h_star: np.ndarray
+    y: np.ndarray
+    alpha: float
+    m0: float
+    dt: float
+    loss: Loss
+    c_diag_error: float
+    status: int
+    message: str
+    nit: int = 1
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        """True when the march reached ``t_max``."""
+        return self.status == 0
+
+    def samples_at(self, t: float) -> np.ndarray:
+        """Effective-process samples ``h`` at the kept time closest to ``t``."""
+        t = _checks.finite("t", t)
+        k = int(np.argmin(np.abs(self.sample_times - t)))
+        if abs(self.sample_times[k] - t) > 0.5 * self.dt + 1e-12:
+            raise ValueError(
+                f"no samples kept at t={t}; kept times are {self.sample_times.tolist()} "
+                "(pass sample_times to solve)"
+            )
+        return self.h_samples[k]
+
+    def save(self, path: str | Path) -> Path:
+        """Write the solution to one self-describing ``.npz`` file (kind ``"solution"``)."""
+        arrays = {name: getattr(self, name) for name in _ARRAYS}
+        meta = {
+            **self.metadata,
+            "alpha": self.alpha,
+            "m0": self.m0,
+            "dt": self.dt,
+            "loss": self.loss.name,
+            "c_diag_error": self.c_diag_error,
+            "status": self.status,
+            "message": self.message,
+            "nit": self.nit,
+        }
+        return save_npz(path, "solution", arrays, meta)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Solution:
+        """Read a file written by :meth:`save`."""
+        arrays, meta = load_npz(path, kind="solution")
+        scalars = {k: meta.pop(k) for k in ("alpha", "m0", "dt", "c_diag_error", "status",
+                                            "message", "nit")}
+        loss = get_loss(meta.pop("loss"))
+        return cls(**arrays, **scalars, loss=loss, metadata=meta)
+
+
+def _stratified_normal(n: int, rng: np.random.Generator) -> np.ndarray:
+    """n standard normals by Latin-hypercube stratification (one per quantile bin of 1/n).
+
+    Each value is marginally N(0, 1) and the bins are visited in random order, so
+    population means stay unbiased while the noise of smooth moments drops well below
+    1/sqrt(n).
+    """
+    u = (rng.permutation(n) + rng.random(n)) / n
+    return ndtri(np.clip(u, 1e-300, 1.0 - 1e-16))
+
+
+def _response_subset(y: np.ndarray, n_response: int, rng: np.random.Generator):
+    """Indices and weights of the paths used for M_R (stratified on the labels)."""
+    S = y.size
+    if n_response >= S:
+        return np.arange(S), np.full(S, 1.0 / S)
+    n_top = n_response // 2
+    order = np.argsort(-np.abs(y), kind="stable")
+    top, rest = order[:n_top], order[n_top:]
+    picked = rng.choice(rest, size=n_response - n_top, replace=False)
+    idx = np.concatenate([top, picked])
+    weights = np.concatenate([
+        np.full(n_top, 1.0 / S),
+        np.full(picked.size, rest.size / picked.size / S),
+    ])
+    return idx, weights
+
+
+def _qr_append(Q: np.ndarray, Rq: np.ndarray, n: int, v: np.ndarray) -> None:
+    """Append column ``v`` to the QR factorisation ``[v_0 .. v_{n-1}] = Q[:n].T Rq[:n, :n]``."""
+    coeffs = np.zeros(n)
+    if n:
+        for _ in range(2):  # classical Gram-Schmidt twice is as stable as modified GS
+            c = Q[:n] @ v
+            v = v - c @ Q[:n]
+            coeffs += c
+    norm = float(np.sqrt(v @ v))
+    scale = float(np.sqrt(coeffs @ coeffs + norm * norm))
+    Rq[:n, n] = coeffs
+    if norm > 1e-12 * scale:
+        Rq[n, n] = norm
+        Q[n] = v / norm
+    else:
+        Rq[n, n] = 0.0
+        Q[n] = 0.0
+
+
+def _validate(alpha, m0, t_max, dt, n_samples, n_groups):
+    alpha = _checks.positive("alpha", alpha)
+    m0 = _checks.in_range("m0", m0, -1.0, 1.0)
+    if abs(m0) == 1.0:
+        raise ValueError("|m0| = 1 starts at the signal: nothing to solve (use |m0| < 1)")
+    t_max = _checks.positive("t_max", t_max)
+    dt = _checks.positive("dt", dt)
+    if dt > t_max:
+        raise ValueError(f"dt={dt} exceeds t_max={t_max}")
+    n_groups = _checks.integer("n_groups", n_groups, 2)
+    n_samples = _checks.integer("n_samples", n_samples, 2 * n_groups)
+    block = 2 * n_groups
+    n_samples = block * math.ceil(n_samples / block)
+    return alpha, m0, t_max, dt, n_samples, n_groups
+
+
+def solve(
+    alpha: float,
+    m0: float,
+    t_max: float,
+    dt: float = 0.02,
+    n_samples: int = 10_000,
+    seed: int = 0,
+    *,
+    loss: str | Loss = "phase_retrieval",
+    noise: float = 0.0,
+    n_response: int | None = 2000,
+    sample_times=None,
+    n_groups: int = 4,
+    c_diag_tol: float = 0.25,
+    progress: bool = False,
+) -> Solution:
+    """Integrate the DMFT (D1-D9) of spherical gradient flow from overlap ``m0``.
+
+    Parameters
+    ----------
+    alpha : float
+        Sample ratio M/N (> 0).
+    m0 : float
+        Initial overlap ``m(0)`` with the teacher, in (-1, 1). ``m0 = 0`` stays at 0 (E1-E5).
+    t_max : float
+        Final time, in the time units of E5 (gradient-descent time ``k * eta``).
+    dt : float
+        Euler step; errors are O(dt). ``dt * alpha`` of order 0.1 or less is advisable.
+    n_samples : int
+        Population size S (rounded up to a multiple of ``2 * n_groups``; antithetic pairs).
+    seed : int
+        Seed of ``numpy.random.default_rng``; a seed reproduces a run exactly.
+    loss : str or Loss
+        Per-sample loss (E4), default phase retrieval with labels ``y = h*^2``.
+    noise : float
+        Variance Delta of Gaussian label noise (E2).
+    n_response : int or None
+        Paths used for the response kernel M_R (stratified, see module docstring); None
+        uses all. Cost grows as ``n_response * T^3``.
+    sample_times : sequence of float, optional
+        Times at which to keep the effective-process samples (default: 0, t_max/2, t_max).
+    n_groups : int
+        Independent sub-populations of ``S / n_groups`` paths, each a complete DMFT with its
+        own kernels; the returned curves are their mean and ``*_sem`` their standard error
+        (so kernel noise fed back through the dynamics is included).
+    c_diag_tol : float
+        Stop when ``|C(t,t) - 1|`` exceeds this.
+    progress : bool
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    Solution
+        ``status`` 0 on success; -1 when the march stopped early (non-finite values,
+        ``|m| > 1`` or drift of ``C(t,t)``), with the valid part of the trajectory kept.
+    """
+    alpha, m0, t_max, dt, S, n_groups = _validate(alpha, m0, t_max, dt, n_samples, n_groups)
+    loss = get_loss(loss)
+    noise = _checks.finite("noise", noise)
+    if noise < 0:
+        raise ValueError(f"noise variance must be >= 0, got {noise}")
+    n_steps = int(math.ceil(t_max / dt - 1e-9))
+    t = dt * np.arange(n_steps + 1)
+    sample_idx = _sample_indices(sample_times, t, dt)
+    n_resp = S if n_response is None else _checks.integer("n_response", n_response, 2)
+    n_resp = max(2, n_resp // n_groups)
+
+    rngs = [np.random.default_rng(ss) for ss in np.random.SeedSequence(seed).spawn(n_groups)]
+    marches = [
+        _March(alpha, m0, dt, n_steps, S // n_groups, loss, noise, n_resp, rng)
+        for rng in rngs
+    ]
+    failure = ""
+    bar = tqdm(total=n_steps, desc=f"DMFT alpha={alpha:g}", disable=not progress, leave=False)
+    with bar:
+        for n in range(n_steps + 1):
+            failure = next((f for f in (mc.step(n, c_diag_tol) for mc in marches) if f), "")
+            if failure:
+                break
+            bar.update(1 if n < n_steps else 0)
+    if failure:
+        warnings.warn(f"DMFT stopped early: {failure}", RuntimeWarning, stacklevel=2)
+    meta = {"seed": seed, "n_samples": S, "n_samples_asked": n_samples,
+            "n_response": n_resp * n_groups, "n_groups": n_groups, "t_max": float(t[-1]),
+            "noise": noise, "antithetic": True, "stratified": True}
+    return _combine(marches, failure, sample_idx, t, alpha, dt, loss, meta)
+
+
+def _combine(marches, failure, sample_idx, t, alpha, dt, loss, meta) -> Solution:
+    """Average the sub-populations; their spread gives the standard errors."""
+    n = min(mc.n_done for mc in marches)
+    G = len(marches)
+
+    def stack(name):
+        return np.array([getattr(mc, name)[:n] for mc in marches])
+
+    def mean(name):
+        return stack(name).mean(axis=0)
+
+    def sem(name):
+        return stack(name).std(axis=0, ddof=1) / np.sqrt(G)
+
+    keep = sample_idx[sample_idx < n]
+    C = np.array([mc.C[:n, :n] for mc in marches]).mean(axis=0)
+    M_C = np.array([mc.Rq[:n, :n].T @ mc.Rq[:n, :n] for mc in marches]).mean(axis=0)
+    return Solution(
+        t=t[:n].copy(), C=C, R=np.array([mc.R[:n, :n] for mc in marches]).mean(axis=0),
+        m=mean("m"), mu=mean("mu_sample"), mu_constraint=mean("mu"), e=mean("e"), M_C=M_C,
+        M_R=np.array([mc.K[:n, :n] for mc in marches]).mean(axis=0),
+        M_R_local=mean("loc"), rho=mean("rho"),
+        m_sem=sem("m"), e_sem=sem("e"), mu_sem=sem("mu_sample"),
+        sample_times=t[keep],
+        h_samples=np.concatenate([mc.H[keep] for mc in marches], axis=1),
+        h_star=np.concatenate([mc.h_star for mc in marches]),
+        y=np.concatenate([mc.y for mc in marches]),
+        alpha=alpha, m0=float(marches[0].m[0]), dt=dt, loss=loss,
+        c_diag_error=float(np.max(np.abs(np.diag(C) - 1.0))),
+        status=-1 if failure else 0,
+        message=failure or f"reached t_max={t[-1]:g} in {n - 1} steps",
+        metadata=meta,
+    )
+
+
+def _sample_indices(sample_times, t: np.ndarray, dt: float) -> np.ndarray:
+    if sample_times is None:
+        sample_times = [0.0, t[-1] / 2, t[-1]]
+    times = _checks.finite_array("sample_times", np.atleast_1d(sample_times), ndim=1)
+    if times.min() < 0 or times.max() > t[-1] + 1e-9:
+        raise ValueError(f"sample_times must lie in [0, t_max={t[-1]:g}], got {times.tolist()}")
+    return np.unique(np.rint(times / dt).astype(int))
+
+
+class _March:
+    """State of the forward march; ``step(n)`` completes time ``t_n`` and advances h."""
+
+    def __init__(self, alpha, m0, dt, n_steps, S, loss, noise, n_resp, rng):
+        self.alpha, self.dt, self.loss, self.rng = alpha, dt, loss, rng
+        self.S = S
+        T = n_steps + 1
+        self.n_steps = n_steps
+        half = S // 2
+        hs = _stratified_normal(half, rng)
+        v0 = _stratified_normal(half, rng)
+        self.h_star = np.repeat(hs, 2)
+        self.h_star[1::2] *= -1.0
+        y = loss.label(self.h_star, rng, 0.0)
+        if noise > 0:
+            y = y + np.sqrt(noise) * np.repeat(rng.standard_normal(half), 2)
+        self.y = y
+        self.H = np.empty((T, S))
+        self.H[0] = m0 * self.h_star + np.sqrt(1.0 - m0 * m0) * np.repeat(v0, 2)
+        self.Q = np.empty((T, S))
+        self.Z = np.empty((T, half))
+        self.Rq = np.zeros((T, T))
+        self.resp_idx, self.resp_w = _response_subset(y, n_resp, rng)
+        self.FP = np.zeros((self.resp_idx.size, T))
+        self.n_chunks = max(1, 4 * (os.cpu_count() or 1))
+        self.C = np.zeros((T, T))
+        self.R = np.zeros((T, T))
+        self.RT = np.zeros((T, T))
+        self.C[0, 0] = self.R[0, 0] = self.RT[0, 0] = 1.0
+        self.K = np.zeros((T, T))
+        z = np.zeros(T)
+        self.m, self.mu, self.e, self.loc, self.rho = z.copy(), z.copy(), z.copy(), z.copy(), z
+        self.m[0] = m0
+        self.mu_sample = np.zeros(T)
+        self.n_done = 0
+
+    def step(self, n: int, c_diag_tol: float) -> str:
+        """Observables and kernels at t_n, then h, m, R, C at t_{n+1}; '' or a failure."""
+        alpha, dt, loss = self.alpha, self.dt, self.loss
+        h, y, hs = self.H[n], self.y, self.h_star
+        f, fp = loss.f(h, y), loss.fp(h, y)
+        if not (np.all(np.isfinite(f)) and np.all(np.isfinite(fp))):
+            return f"non-finite forces at t={n * dt:.4g} (step {n}); reduce dt"
+        self.mu[n] = alpha * np.mean(f * h)
+        drift = alpha * np.mean(f * hs)
+        self.loc[n] = alpha * np.mean(fp)
+        self.e[n] = np.mean(loss.l(h, y))
+        # M_C row (D3) through the incremental QR of the force history
+        _qr_append(self.Q, self.Rq, n, np.sqrt(alpha / self.S) * f)
+        Mrow = self.Rq[: n + 1, : n + 1].T @ self.Rq[: n + 1, n]
+        # M_R regular row (D3) by the adjoint sweep
+        self.FP[:, n] = fp[self.resp_idx]
+        if n > 0:
+            self.K[n, :n] = alpha * response_row(n, dt, self.RT, self.FP, self.resp_w,
+                                                 self.n_chunks)
+        K = self.K[n, :n]
+        self.rho[n] = drift - self.loc[n] * self.m[n] - dt * (K @ self.m[:n])
+        self.mu_sample[n] = self.mu[n]
+        self.mu[n] = self._mu_constraint(n, K, Mrow)
+        bad = self._check(n, c_diag_tol)
+        if bad:
+            return bad
+        self.n_done = n + 1
+        if n == self.n_steps:
+            return ""
+        # advance (ODE form of D2, D5, D7, D8)
+        self.Z[n] = _stratified_normal(self.S // 2, self.rng)
+        eta = np.repeat(self.Rq[: n + 1, n] @ self.Z[: n + 1], 2)
+        a = self.mu[n] - self.loc[n]
+        memory = dt * (K @ self.H[:n]) if n else 0.0
+        self.H[n + 1] = h + dt * (a * h - memory - f - self.rho[n] * hs - eta)
+        self.m[n + 1] = self.m[n] + dt * (self.mu[n] * self.m[n] - drift)
+        self._advance_R(n, a, K)
+        self._advance_C(n, a, K, Mrow)
+        return ""
+
+    def _mu_constraint(self, n: int, K: np.ndarray, Mrow: np.ndarray) -> float:
+        """The mu that makes d/dt C(t,t) = 0 in D8 (the spherical constraint)."""
+        dt, C, R = self.dt, self.C, self.R
+        value = self.loc[n] * C[n, n] + self.rho[n] * self.m[n]
+        if n:
+            value += dt * (K @ C[:n, n]) - dt * (Mrow[:n] @ R[n, :n])
+        return value / C[n, n]
+
+    def _check(self, n: int, c_diag_tol: float) -> str:
+        t = n * self.dt
+        vals = (self.mu[n], self.e[n], self.rho[n], self.loc[n], self.m[n])
+        if not (np.all(np.isfinite(vals)) and np.all(np.isfinite(self.K[n]))):
+            return f"non-finite kernels at t={t:.4g} (step {n}); reduce dt"
+        if abs(self.m[n]) > 1.0:
+            return f"|m| = {abs(self.m[n]):.4g} > 1 at t={t:.4g} (step {n}); reduce dt"
+        if abs(self.C[n, n] - 1.0) > c_diag_tol:
+            return (f"C(t,t) drifted to {self.C[n, n]:.4g} at t={t:.4g} (step {n}), beyond "
+                    f"c_diag_tol={c_diag_tol}; reduce dt or raise n_samples")
+        return ""
+
+    def _advance_R(self, n: int, a: float, K: np.ndarray) -> None:
+        """D7: R(t_{n+1}, t_j), j <= n, with R(t, t) = 1."""
+        dt, R = self.dt, self.R
+        row = (1.0 + dt * a) * R[n, : n + 1]
+        if n:
+            row -= dt * dt * (K @ R[:n, : n + 1])
+        R[n + 1, : n + 1] = row
+        R[n + 1, n + 1] = 1.0
+        self.RT[: n + 2, n + 1] = R[n + 1, : n + 2]
+
+    def _advance_C(self, n: int, a: float, K: np.ndarray, Mrow: np.ndarray) -> None:
+        """D8: C(t_{n+1}, t_k), k <= n, and the equal-time value (not imposed)."""
+        dt, C, R = self.dt, self.C, self.R
+        memory = dt * (K @ C[:n, : n + 1]) if n else np.zeros(n + 1)
+        # int_0^{t_k} M_C(t_n, s) R(t_k, s) ds, left rule: strictly-lower part of R
+        noise = dt * ((R[: n + 1, : n + 1] @ Mrow) - Mrow)
+        deriv = a * C[n, : n + 1] - memory - self.rho[n] * self.m[: n + 1] + noise
+        C[n + 1, : n + 1] = C[n, : n + 1] + dt * deriv
+        C[: n + 1, n + 1] = C[n + 1, : n + 1]
+        C[n + 1, n + 1] = C[n, n] + 2.0 * dt * deriv[n]
