@@ -1,39 +1,50 @@
 """N -> infinity DMFT of spherical gradient flow in phase retrieval (THEORY.md D1-D9).
 
-Algorithm: causal forward march of a population
------------------------------------------------
-The solver marches the single-sample process in its "ODE form" (THEORY section 2, obtained
-by applying the operator of D7 to D2) with an explicit Euler step ``dt``::
+Algorithm: causal forward march of a population, in discrete time
+-----------------------------------------------------------------
+The solver is the exact N -> infinity limit of the finite-N algorithm of E5 (projected
+gradient step of size ``dt`` followed by renormalisation to the sphere), so DMFT and
+gradient descent with ``eta = dt`` share the same discretisation error and ``dt -> 0``
+gives D1-D9 (THEORY section 2, "Numerics worth knowing"). It marches ``S`` sample paths of
+the single-sample process in its ODE form (D2 with the operator of D7 applied)::
 
-    dh/dt = (mu - M_R^loc) h - int_0^t M_R^reg(t,s) h(s) ds - f(h; y) - rho h* - eta(t)
+    h_{n+1} = (h_n - dt [M_R^loc h_n + dt sum_{l<n} M_R(n,l) h_l + f(h_n; y)
+                         + rho_n h* - eta_n]) / nrm_n
 
-for ``S`` sample paths ``a = 1..S`` with ``h(0) = m0 h* + sqrt(1 - m0^2) v``. All kernels at
-time ``t_n`` are population averages over the paths at ``t_n`` and earlier, so the scheme is
-causal and needs one pass (``nit = 1``); no fixed-point iteration is needed. We chose it over
-a damped iteration on the whole trajectory because it is exact at every step for the given
-population, costs one pass, and a blow-up is located at its time.
+with ``h_0 = m0 h* + sqrt(1 - m0^2) v``. The coordinate process obeys the same recursion
+with ``f -> 0``, ``h* -> w*`` and noise ``xi`` of covariance M_C; its effective gradient
+``g_n`` has moments computable from C, R, m, M_C, M_R, which give the renormalisation
+``nrm_n^2 = 1 - 2 dt E[w_n g_n] + dt^2 E[g_n^2]`` (so ``C(t, t) = 1`` holds by
+construction), the multiplier ``mu = E[w_n g_n]`` (D4 in kernel form) and the updates of
+R (D7) and C (D8), e.g. ``C(n+1, j) = (C(n, j) - dt E[g_n w_j]) / nrm_n`` and
+``m_{n+1} = (m_n - dt alpha E[f h*]) / nrm_n`` (D5). All kernels at ``t_n`` are population
+averages over times ``<= t_n``, so one pass suffices (``nit = 1``); we chose it over a
+damped iteration on the whole trajectory because it is exact for the given population at
+every step, costs one pass, and locates a failure at its time.
 
-Per step ``n`` (left-point rule for every integral):
+Per step ``n``:
 
-* ``M_R^loc = alpha E[f']`` (local part of D3), ``e = E[l]`` (D9), mu (D4, see below);
-* ``m`` from D5, ``rho`` from D6;
+* ``M_R^loc = alpha E[f']`` (local part of D3), ``e = E[l]`` (D9), ``alpha E[f h]`` (D4 on
+  the paths, returned as ``mu``);
 * ``M_C(t_n, .) = alpha E[f(t_n) f(.)]`` (D3) from an incremental QR factorisation of the
-  force history, ``sqrt(alpha/S) F = Q Rq`` (one modified Gram-Schmidt column per step, with
+  force history, ``sqrt(alpha/S) F = Q Rq`` (one Gram-Schmidt column per step, with
   re-orthogonalisation). ``M_C = Rq^T Rq`` exactly, and the Gaussian noise of covariance
   ``M_C`` is ``eta(t_n) = sum_k Rq[k, n] z_k`` with ``z_k`` iid standard normal per path: a
   positive-semidefinite factor by construction, no Cholesky of a near-singular matrix. A
   pivot below ``1e-12`` of the column norm (a force already in the span of the past) gets a
   zero basis vector, i.e. no new noise direction, which is exact for a rank-deficient M_C.
-* ``M_R^reg(t_n, t_j) = alpha E[f'(t_n) chi(t_n, t_j)]`` with the per-sample response of
-  D3 solved by an adjoint (backward in j) sweep, O(n^2) per path per step, on a subset of
-  ``n_response`` paths (stratified: the half with the largest labels y, where the heavy
-  tail of the response lives (THEORY section 6), plus a uniform sample of the rest, with
-  exact stratum weights, so the estimator stays unbiased). This O(S_R T^3) sweep dominates
-  the cost at large T.
-* ``R`` (D7) and ``C`` (D8) are integrated alongside (deterministic given the kernels, so no
-  Gaussian input has to be factored). ``C(t, t)`` is integrated with D8 like the rest;
-  ``max |C(t,t) - 1|`` is returned as a diagnostic and the run stops when it exceeds
-  ``c_diag_tol``.
+* ``M_R(t_n, t_j) = alpha E[f'(t_n) chi(t_n, t_j)]`` (regular part) with the per-sample
+  response of D3 solved by an adjoint (backward in j) sweep, O(n^2) per path per step, on
+  a subset of ``n_response`` paths (stratified: the half with the largest labels y, where
+  the heavy tail of the response lives (THEORY section 6), plus a uniform sample of the
+  rest, with exact stratum weights, so the estimator stays unbiased). This O(S_R T^3)
+  sweep dominates the cost at large T.
+* ``rho`` from D6 and the moments of the coordinate gradient, then the step above.
+
+Validation: for linear regression (f linear, kernels deterministic up to M_C sampling)
+the march matched N = 4000 gradient descent with eta = dt = 0.01 at alpha = 3, m0 = 0.1
+to 1e-3 in m, e and mu up to t = 0.5; an earlier explicit-Euler version of the
+continuous equations was off by 2 % in e at t = 0.1, the O(eta) error of gradient descent.
 
 Variance reduction (exact symmetries only): antithetic pairs ``(h*, v, z) -> (-h*, v, z)``
 share everything but the sign of the teacher field, which cancels the O(1) noise of
@@ -46,17 +57,14 @@ curves and kernels are their means; ``m_sem``, ``e_sem`` and ``mu_sem`` are the 
 errors of those means, so they include the kernel noise fed back through the dynamics
 (THEORY section 6). The cost is that of one run with S paths.
 
-Lagrange multiplier: the march uses the mu that keeps ``C(t, t) = 1`` in D8 given the
-kernels, the DMFT analogue of the exact projection of the finite-N algorithm; D4
-(``alpha E[f h]`` over the paths) is returned as ``mu`` and the driving value as
-``mu_constraint``. We
-measured the alternative, D4 driving the dynamics: the Monte Carlo noise of
-``E[f h] - E[f']`` then makes ``C(t, t)`` drift and the march blows up (alpha = 3, m0 = 0.3,
-S = 1e4: C(t,t) = 1.26 at t = 0.19; alpha = 8: |m| > 1 at t = 0.11).
+Lagrange multiplier: the march uses the kernel form ``E[w_n g_n]`` (``mu_constraint``),
+which keeps ``C(t, t) = 1``; D4 over the paths (``alpha E[f h]``) is returned as ``mu``.
+We measured the alternative, D4 driving the dynamics: the Monte Carlo noise of
+``E[f h] - E[f']`` then makes ``C(t, t)`` drift and the march blows up (alpha = 3,
+m0 = 0.3, S = 1e4: C(t,t) = 1.26 at t = 0.19; alpha = 8: |m| > 1 at t = 0.11).
 
-Discretisation: every integral uses the left-point rule, so all curves carry an O(dt)
-error, like gradient descent with step ``eta = dt``; halving ``dt`` and extrapolating
-(Richardson) removes it to O(dt^2).
+Discretisation: the curves are those of gradient descent with ``eta = dt`` at N = inf;
+their distance to gradient flow is O(dt) (halving dt and extrapolating removes it).
 """
 
 from __future__ import annotations
@@ -69,6 +77,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.special import ndtri
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from dmft import _checks
@@ -97,10 +106,8 @@ class Solution:
         Overlap (D5), Lagrange multiplier ``alpha E[f h]`` on the paths (D4), energy per
         sample (D9), teacher drift (D6).
     mu_constraint : (T,) array
-        The multiplier that drives the march, chosen to keep ``C(t, t) = 1`` in D8 (module
-        docstring). It agrees with ``mu`` as dt -> 0 but carries a larger O(dt) error: at
-        alpha = 3, m0 = 0.3, t = 1 the gap was 0.070, 0.069, 0.031 for dt = 0.02, 0.01,
-        0.005 while ``mu`` moved 0.069, 0.048, 0.044.
+        The multiplier in kernel form, ``E[w g]`` of the coordinate process, which drives
+        the renormalisation (module docstring); equals ``mu`` up to Monte Carlo error.
     M_C : (T, T) array
         Noise kernel ``alpha E[f(t) f(t')]`` (D3).
     M_R : (T, T) array
@@ -293,7 +300,8 @@ def solve(
     t_max : float
         Final time, in the time units of E5 (gradient-descent time ``k * eta``).
     dt : float
-        Euler step; errors are O(dt). ``dt * alpha`` of order 0.1 or less is advisable.
+        Step: the solution is gradient descent with ``eta = dt`` at N = inf (module
+        docstring); O(dt) from gradient flow. The grid ends at ``ceil(t_max/dt) * dt``.
     n_samples : int
         Population size S (rounded up to a multiple of ``2 * n_groups``; antithetic pairs).
     seed : int
@@ -340,7 +348,9 @@ def solve(
     ]
     failure = ""
     bar = tqdm(total=n_steps, desc=f"DMFT alpha={alpha:g}", disable=not progress, leave=False)
-    with bar:
+    # the per-step products are small: one BLAS thread is much faster (measured 45x under
+    # load) and leaves the cores to the numba response kernel
+    with bar, threadpool_limits(limits=1, user_api="blas"):
         for n in range(n_steps + 1):
             failure = next((f for f in (mc.step(n, c_diag_tol) for mc in marches) if f), "")
             if failure:
@@ -456,37 +466,54 @@ class _March:
         K = self.K[n, :n]
         self.rho[n] = drift - self.loc[n] * self.m[n] - dt * (K @ self.m[:n])
         self.mu_sample[n] = self.mu[n]
-        self.mu[n] = self._mu_constraint(n, K, Mrow)
-        bad = self._check(n, c_diag_tol)
+        g_w, G = self._gradient_moments(n, K, Mrow, drift)
+        self.mu[n] = g_w[n]
+        norm2 = 1.0 - 2.0 * dt * g_w[n] + dt * dt * G
+        bad = self._check(n, c_diag_tol, norm2)
         if bad:
             return bad
         self.n_done = n + 1
         if n == self.n_steps:
             return ""
-        # advance (ODE form of D2, D5, D7, D8)
+        # advance: projected gradient step and renormalisation, w <- (w - dt g) / |.|
+        nrm = np.sqrt(norm2)
         self.Z[n] = _stratified_normal(self.S // 2, self.rng)
         eta = np.repeat(self.Rq[: n + 1, n] @ self.Z[: n + 1], 2)
-        a = self.mu[n] - self.loc[n]
         memory = dt * (K @ self.H[:n]) if n else 0.0
-        self.H[n + 1] = h + dt * (a * h - memory - f - self.rho[n] * hs - eta)
-        self.m[n + 1] = self.m[n] + dt * (self.mu[n] * self.m[n] - drift)
-        self._advance_R(n, a, K)
-        self._advance_C(n, a, K, Mrow)
+        grad = self.loc[n] * h + memory + f + self.rho[n] * hs - eta
+        self.H[n + 1] = (h - dt * grad) / nrm
+        self.m[n + 1] = (self.m[n] - dt * drift) / nrm
+        self._advance_R(n, K, nrm)
+        self.C[n + 1, : n + 1] = (self.C[n, : n + 1] - dt * g_w) / nrm
+        self.C[: n + 1, n + 1] = self.C[n + 1, : n + 1]
+        self.C[n + 1, n + 1] = (self.C[n, n] - 2.0 * dt * g_w[n] + dt * dt * G) / norm2
         return ""
 
-    def _mu_constraint(self, n: int, K: np.ndarray, Mrow: np.ndarray) -> float:
-        """The mu that makes d/dt C(t,t) = 0 in D8 (the spherical constraint)."""
-        dt, C, R = self.dt, self.C, self.R
-        value = self.loc[n] * C[n, n] + self.rho[n] * self.m[n]
-        if n:
-            value += dt * (K @ C[:n, n]) - dt * (Mrow[:n] @ R[n, :n])
-        return value / C[n, n]
+    def _gradient_moments(self, n, K, Mrow, drift) -> tuple[np.ndarray, float]:
+        """``E[w_j g_n]`` (j <= n) and ``E[g_n^2]`` for the effective coordinate gradient.
 
-    def _check(self, n: int, c_diag_tol: float) -> str:
+        ``g_n = M_R^loc w_n + dt sum_{l<n} M_R(n, l) w_l + rho_n w* - xi_n`` with
+        ``Cov(xi) = M_C`` (D3, D6); ``E[w_j xi_n] = dt sum_{l<j} R(j, l) M_C(n, l)`` by the
+        response of w to its noise. ``E[w_n g_n]`` is the multiplier mu (D4 in kernel form).
+        """
+        dt, C, R = self.dt, self.C, self.R
+        Rs = R[: n + 1, : n + 1] - np.eye(n + 1)  # strictly causal part
+        xi_w = dt * (Rs @ Mrow)
+        c = np.empty(n + 1)
+        c[:n] = dt * K
+        c[n] = self.loc[n]
+        g_w = c @ C[: n + 1, : n + 1] + self.rho[n] * self.m[: n + 1] - xi_w
+        G = c @ g_w + self.rho[n] * drift - c @ xi_w + Mrow[n]
+        return g_w, float(G)
+
+    def _check(self, n: int, c_diag_tol: float, norm2: float) -> str:
         t = n * self.dt
         vals = (self.mu[n], self.e[n], self.rho[n], self.loc[n], self.m[n])
         if not (np.all(np.isfinite(vals)) and np.all(np.isfinite(self.K[n]))):
             return f"non-finite kernels at t={t:.4g} (step {n}); reduce dt"
+        if not norm2 > 0.0:
+            return (f"the step dt={self.dt} overshoots the sphere at t={t:.4g} (step {n}): "
+                    "1 - 2 dt mu + dt^2 |g|^2 <= 0; reduce dt")
         if abs(self.m[n]) > 1.0:
             return f"|m| = {abs(self.m[n]):.4g} > 1 at t={t:.4g} (step {n}); reduce dt"
         if abs(self.C[n, n] - 1.0) > c_diag_tol:
@@ -494,23 +521,13 @@ class _March:
                     f"c_diag_tol={c_diag_tol}; reduce dt or raise n_samples")
         return ""
 
-    def _advance_R(self, n: int, a: float, K: np.ndarray) -> None:
-        """D7: R(t_{n+1}, t_j), j <= n, with R(t, t) = 1."""
+    def _advance_R(self, n: int, K: np.ndarray, nrm: float) -> None:
+        """D7 for the step: R(t_{n+1}, t_j), j < n, and R(t_{n+1}, t_n) = 1 / |.|."""
         dt, R = self.dt, self.R
-        row = (1.0 + dt * a) * R[n, : n + 1]
+        row = (1.0 - dt * self.loc[n]) * R[n, :n]
         if n:
-            row -= dt * dt * (K @ R[:n, : n + 1])
-        R[n + 1, : n + 1] = row
+            row -= dt * dt * (K @ (R[:n, :n] - np.eye(n)))
+        R[n + 1, :n] = row / nrm
+        R[n + 1, n] = 1.0 / nrm
         R[n + 1, n + 1] = 1.0
         self.RT[: n + 2, n + 1] = R[n + 1, : n + 2]
-
-    def _advance_C(self, n: int, a: float, K: np.ndarray, Mrow: np.ndarray) -> None:
-        """D8: C(t_{n+1}, t_k), k <= n, and the equal-time value (not imposed)."""
-        dt, C, R = self.dt, self.C, self.R
-        memory = dt * (K @ C[:n, : n + 1]) if n else np.zeros(n + 1)
-        # int_0^{t_k} M_C(t_n, s) R(t_k, s) ds, left rule: strictly-lower part of R
-        noise = dt * ((R[: n + 1, : n + 1] @ Mrow) - Mrow)
-        deriv = a * C[n, : n + 1] - memory - self.rho[n] * self.m[: n + 1] + noise
-        C[n + 1, : n + 1] = C[n, : n + 1] + dt * deriv
-        C[: n + 1, n + 1] = C[n + 1, : n + 1]
-        C[n + 1, n + 1] = C[n, n] + 2.0 * dt * deriv[n]

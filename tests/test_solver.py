@@ -131,17 +131,33 @@ def test_bad_input_raises_clear_errors(kwargs, match):
         solve(args.pop("alpha"), args.pop("m0"), args.pop("t_max"), **args)
 
 
-def test_divergence_stops_and_keeps_results():
-    """A step far too large blows up: status -1, the time is named, the past is kept."""
+def test_non_finite_forces_stop_and_keep_results():
+    """A loss that turns non-finite mid-run: status -1, time named, the past kept."""
+    from dmft.losses import PHASE_RETRIEVAL, Loss
+
+    calls = {"n": 0}
+
+    def f(h, y):  # finite for the first 10 evaluations, NaN afterwards
+        calls["n"] += 1
+        return PHASE_RETRIEVAL.f(h, y) * (np.nan if calls["n"] > 10 else 1.0)
+
+    loss = Loss("breaks", PHASE_RETRIEVAL.l, f, PHASE_RETRIEVAL.fp, PHASE_RETRIEVAL.label)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        s = solve(8.0, 0.1, 5.0, dt=0.25, n_samples=800, seed=0)
+        s = solve(4.0, 0.2, 1.0, dt=0.05, n_samples=400, seed=0, n_groups=2, loss=loss)
     assert s.status == -1 and not s.success
-    assert "t=" in s.message
+    assert "non-finite forces at t=0.25" in s.message
     assert any("stopped early" in str(w.message) for w in caught)
-    assert 1 <= s.t.size < 21
+    assert s.t.size == 5  # steps 0..4 complete (two groups, 10 good evaluations)
     for name in ("m", "e", "mu", "C", "R", "M_C", "M_R"):
         assert np.all(np.isfinite(getattr(s, name))), name
+
+
+def test_large_step_is_bounded_like_normalised_gradient_descent():
+    """The discrete scheme renormalises like E5's projected step: no blow-up, C(t,t) = 1."""
+    s = solve(8.0, 0.1, 2.0, dt=0.25, n_samples=800, seed=0)
+    assert s.status == 0
+    assert np.all(np.abs(s.m) <= 1) and s.c_diag_error < 1e-10
 
 
 def test_save_load_round_trip(tmp_path, short_solution):
