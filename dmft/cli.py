@@ -45,7 +45,171 @@ def _emit_json(payload: dict) -> None:
 # --- simulate ------------------------------------------------------------------------------
 
 
+def _simulate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--alpha", type=float, required=True, help="sample ratio M/N (E1)")
+    p.add_argument("--n", type=int, required=True, help="dimension N")
+    p.add_argument(
+        "--m0", type=float, default=None, help="initial overlap (default: random start)"
+    )
+    p.add_argument("--t-max", type=float, default=5.0, help="final time (default 5)")
+    p.add_argument("--eta", type=float, default=0.01, help="step size (default 0.01)")
+    p.add_argument("--seeds", type=int, default=4, help="independent datasets (default 4)")
+    p.add_argument("--replicas", type=int, default=1, help="starts per dataset (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    p.add_argument(
+        "--hessian-every", type=float, default=None, help="time between Hessian snapshots"
+    )
+    p.add_argument("--k-low", type=int, default=3, help="lowest Hessian eigenvalues kept")
+    p.add_argument("--k-high", type=int, default=2, help="highest Hessian eigenvalues kept")
+    p.add_argument("--record-every", type=float, default=None, help="time between records")
+    p.add_argument("--loss", default="phase_retrieval", help="loss name (default phase_retrieval)")
+    p.add_argument("--noise", type=float, default=0.0, help="label-noise variance")
+    p.add_argument("--float32", action="store_true", help="work in float32 (faster, less exact)")
+    p.add_argument("--out", default=None, help="save the result to this .npz file")
+    p.add_argument("--json", action="store_true", help="print a JSON document on stdout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _simulate_handler(args: argparse.Namespace) -> int:
+    import warnings
+
+    from dmft.simulate import simulate
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        res = simulate(
+            args.alpha,
+            args.n,
+            m0=args.m0,
+            t_max=args.t_max,
+            eta=args.eta,
+            seeds=args.seeds,
+            replicas=args.replicas,
+            seed=args.seed,
+            hessian_every=args.hessian_every,
+            k_low=args.k_low,
+            k_high=args.k_high,
+            record_every=args.record_every,
+            loss=args.loss,
+            noise=args.noise,
+            dtype=np.float32 if args.float32 else np.float64,
+            progress=not args.no_progress,
+        )
+    for w in caught:
+        print(f"dmft simulate: warning: {w.message}", file=sys.stderr)
+    out = str(res.save(args.out)) if args.out else None
+    if args.json:
+        payload = {
+            "t": res.t,
+            "m_mean": res.m_mean,
+            "m_sem": res.m_sem,
+            "e_mean": res.e_mean,
+            "e_sem": res.e_sem,
+            "mu_mean": res.mu_mean,
+            "mu_sem": res.mu_sem,
+            "grad_norm_mean": res.grad_norm_mean,
+            "success_rate": res.success_rate,
+            "n_runs": res.n_runs,
+            "status": res.status,
+            "message": res.message,
+            "metadata": res.metadata,
+        }
+        if res.hessian_t.size:
+            payload["hessian_t"] = res.hessian_t
+            for name in ("hess_low", "hess_low_overlap2", "hess_high"):
+                payload[f"{name}_mean"] = res.mean(name)
+                payload[f"{name}_sem"] = res.sem(name)
+        if out:
+            payload["out"] = out
+        _emit_json(payload)
+    else:
+        m_end = res.m_mean[-1] if res.t.size else float("nan")
+        m_err = res.m_sem[-1] if res.t.size else float("nan")
+        e_end = res.e_mean[-1] if res.t.size else float("nan")
+        t_end = res.t[-1] if res.t.size else float("nan")
+        print(
+            f"simulate alpha={args.alpha:g} N={args.n} runs={res.n_runs}: t_end={t_end:g} "
+            f"m={m_end:.4f}+-{m_err:.4f} e={e_end:.4g} success_rate={res.success_rate:.3f} "
+            f"status={res.status} ({res.message})" + (f" saved to {out}" if out else "")
+        )
+    return 0 if res.status >= 0 else 1
+
+
+_COMMANDS.append(
+    (
+        "simulate",
+        "finite-N spherical gradient descent (THEORY E1-E5): overlap, energy, multiplier and "
+        "optional Hessian extremes (H1) averaged over datasets",
+        _simulate_arguments,
+        _simulate_handler,
+    )
+)
+
+
 # --- solve ---------------------------------------------------------------------------------
+
+
+def _solve_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--alpha", type=float, required=True, help="sample ratio M/N (E1)")
+    p.add_argument("--m0", type=float, required=True, help="initial overlap m(0) in (-1, 1)")
+    p.add_argument("--t-max", type=float, default=5.0, help="final time (default 5)")
+    p.add_argument("--dt", type=float, default=0.02, help="time step (default 0.02)")
+    p.add_argument("--samples", type=int, default=10_000, help="population size S (default 1e4)")
+    p.add_argument("--response-samples", type=int, default=2000,
+                   help="paths used for the response kernel M_R (default 2000)")
+    p.add_argument("--groups", type=int, default=4,
+                   help="independent sub-populations for standard errors (default 4)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--loss", default="phase_retrieval", help="loss name (default phase_retrieval)")
+    p.add_argument("--noise", type=float, default=0.0, help="label-noise variance Delta")
+    p.add_argument("--out", default=None, help="save the Solution to this .npz file")
+    p.add_argument("--json", action="store_true", help="print a JSON document on stdout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _solve_handler(args: argparse.Namespace) -> int:
+    import warnings
+
+    from dmft.solver import solve
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        sol = solve(
+            args.alpha, args.m0, args.t_max, dt=args.dt, n_samples=args.samples,
+            seed=args.seed, loss=args.loss, noise=args.noise,
+            n_response=args.response_samples, n_groups=args.groups,
+            progress=not args.no_progress,
+        )
+    for w in caught:
+        print(f"dmft solve: warning: {w.message}", file=sys.stderr)
+    out = str(sol.save(args.out)) if args.out else None
+    if args.json:
+        payload = {"t": sol.t, "m": sol.m, "m_sem": sol.m_sem, "e": sol.e, "e_sem": sol.e_sem,
+                   "mu": sol.mu, "mu_sem": sol.mu_sem, "status": sol.status,
+                   "message": sol.message, "c_diag_error": sol.c_diag_error,
+                   "metadata": sol.metadata}
+        if out:
+            payload["out"] = out
+        _emit_json(payload)
+    else:
+        print(
+            f"solve alpha={args.alpha:g} m0={args.m0:g}: t_end={sol.t[-1]:g} "
+            f"m={sol.m[-1]:.4f}+-{sol.m_sem[-1]:.4f} e={sol.e[-1]:.4g}+-{sol.e_sem[-1]:.2g} "
+            f"mu={sol.mu[-1]:.4g} status={sol.status} ({sol.message})"
+            + (f" saved to {out}" if out else "")
+        )
+    return 0 if sol.status == 0 else 1
+
+
+_COMMANDS.append(
+    (
+        "solve",
+        "N -> infinity DMFT of spherical gradient flow (THEORY D1-D9): m, e, mu, C, R and "
+        "memory kernels with Monte Carlo errors",
+        _solve_arguments,
+        _solve_handler,
+    )
+)
 
 
 # --- thresholds / spectrum -----------------------------------------------------------------

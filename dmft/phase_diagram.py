@@ -45,7 +45,8 @@ from dmft import __version__, _checks
 from dmft._io import load_npz, save_npz
 from dmft.solver import solve
 
-__all__ = ["GrowthFactor", "growth_factor", "AlgorithmicThreshold", "alpha_alg", "sweep"]
+__all__ = ["GrowthFactor", "growth_factor", "AlgorithmicThreshold", "alpha_alg",
+           "invert_growth", "sweep"]
 
 _M0_TANGENT = 1e-10
 
@@ -139,26 +140,37 @@ def alpha_alg(N: Sequence[float], alphas: Sequence[float] = tuple(range(3, 14)),
     ``log G_max(alpha)`` is interpolated linearly between the swept alphas (it must be
     increasing there; a warning-free NaN marks N outside the swept range).
     """
+    params = {"t_max": t_max, "dt": dt, "n_samples": n_samples, "seed": seed}
+    points = sweep(_growth_point, alphas, executor=executor, cache_dir=cache_dir, **params)
+    lg = np.array([p["log_G_max"] for p in points])
+    lg_err = np.array([p["log_G_max_sem"] for p in points])
+    return invert_growth(N, np.asarray(alphas, dtype=float), lg, lg_err, c, m_escape)
+
+
+def invert_growth(N: Sequence[float], alphas: np.ndarray, log_G_max: np.ndarray,
+                  log_G_max_sem: np.ndarray, c: float = 1.0,
+                  m_escape: float = 0.5) -> AlgorithmicThreshold:
+    """Solve ``log G_max(alpha) = log(sqrt(N) m_escape / c)`` by linear interpolation.
+
+    ``log G_max`` must increase between the bracketing alphas; N outside the range of the
+    sweep gets NaN rather than an extrapolation.
+    """
     N = np.atleast_1d(np.asarray(N, dtype=float))
     if np.any(N < 2) or not np.all(np.isfinite(N)):
         raise ValueError(f"N must be finite and >= 2, got {N.tolist()}")
     c = _checks.positive("c", c)
     m_escape = _checks.in_range("m_escape", m_escape, 1e-12, 1.0)
-    params = {"t_max": t_max, "dt": dt, "n_samples": n_samples, "seed": seed}
-    points = sweep(_growth_point, alphas, executor=executor, cache_dir=cache_dir, **params)
-    a = np.asarray(alphas, dtype=float)
-    lg = np.array([p["log_G_max"] for p in points])
-    lg_err = np.array([p["log_G_max_sem"] for p in points])
+    a, lg, lg_err = (np.asarray(x, dtype=float) for x in (alphas, log_G_max, log_G_max_sem))
     target = np.log(np.sqrt(N) * m_escape / c)
-    slope = np.gradient(lg, a)
     alpha_n = np.full(N.shape, np.nan)
     err = np.full(N.shape, np.nan)
     for i, y in enumerate(target):
         k = np.flatnonzero((lg[:-1] <= y) & (lg[1:] > y))
         if k.size:
             j = k[0]
-            alpha_n[i] = a[j] + (y - lg[j]) * (a[j + 1] - a[j]) / (lg[j + 1] - lg[j])
-            err[i] = np.hypot(lg_err[j], lg_err[j + 1]) / max(slope[j], 1e-300)
+            slope = (lg[j + 1] - lg[j]) / (a[j + 1] - a[j])
+            alpha_n[i] = a[j] + (y - lg[j]) / slope
+            err[i] = np.hypot(lg_err[j], lg_err[j + 1]) / slope
     return AlgorithmicThreshold(N=N, alpha_alg=alpha_n, alpha_alg_err=err, alphas=a,
                                 log_G_max=lg, log_G_max_sem=lg_err, c=c, m_escape=m_escape)
 
