@@ -231,3 +231,6 @@ def sweep(func: Callable[..., dict[str, np.ndarray]], alphas: Sequence[float],
             if own:
                 pool.shutdown()
     return results
+
+
+# --- finite-N success probability (issue 5, item 2) ----------------------------------------
