@@ -1,0 +1,50 @@
+"""Validation report and demo at small size (regression tests of the user-facing jobs)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dmft import cli
+from dmft.validate import validate
+
+
+def test_validation_report_is_consistent(tmp_path):
+    r = validate(4.0, 300, m0=0.3, t_max=0.4, eta=0.02, seeds=4, n_samples=2000, seed=1)
+    assert r.t.size == 21
+    for k in ("m", "e", "mu"):
+        se = np.hypot(r.theory_sem[k], r.finite_n_sem[k])
+        ok = se > 0
+        np.testing.assert_allclose(r.z[k][ok], (r.theory[k] - r.finite_n[k])[ok] / se[ok])
+        assert r.worst_z[k] == pytest.approx(np.max(np.abs(r.z[k])))
+    # exact start (THEORY section 1) on both sides
+    assert r.theory["m"][0] == pytest.approx(0.3) and r.finite_n["m"][0] == pytest.approx(0.3)
+    payload = json.loads(r.to_json(tmp_path / "r.json"))
+    assert set(payload) >= {"t", "theory", "finite_n", "z", "worst_z", "params"}
+
+
+def test_validate_rejects_single_seed():
+    with pytest.raises(ValueError, match="seeds"):
+        validate(4.0, 100, seeds=1)
+
+
+def test_cli_validate_writes_report_and_figure(tmp_path, capsys):
+    out = tmp_path / "v"
+    rc = cli.main(["validate", "--alpha", "4", "--n", "200", "--t-max", "0.2", "--eta", "0.02",
+                   "--seeds", "3", "--samples", "1000", "--out", str(out), "--no-progress"])
+    assert rc == 0
+    assert (out / "validation.json").exists() and (out / "validation.png").stat().st_size > 0
+    assert "worst |z|" in capsys.readouterr().out
+
+
+def test_demo_quick_runs_end_to_end(tmp_path, capsys):
+    rc = cli.main(["demo", "--quick", "--out", str(tmp_path), "--no-progress"])
+    assert rc == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["t0_outlier"]["status"] in {"exists", "resonance", "absent"}
+    for name in ("spectrum_t0.png", "validation.png", "growth_factor.png",
+                 "outlier_along.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert "alpha_alg" in capsys.readouterr().out
