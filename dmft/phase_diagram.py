@@ -46,7 +46,7 @@ from dmft._io import load_npz, save_npz
 from dmft.solver import solve
 
 __all__ = ["GrowthFactor", "growth_factor", "AlgorithmicThreshold", "alpha_alg",
-           "invert_growth", "sweep"]
+           "invert_growth", "sweep", "reference_growth", "write_reference_growth"]
 
 _M0_TANGENT = 1e-10
 
@@ -232,5 +232,33 @@ def sweep(func: Callable[..., dict[str, np.ndarray]], alphas: Sequence[float],
                 pool.shutdown()
     return results
 
+
+REFERENCE_GROWTH = Path(__file__).resolve().parents[1] / "data" / "growth_factor.npz"
+
+
+def reference_growth(path: str | Path = REFERENCE_GROWTH) -> list[GrowthFactor]:
+    """Cached growth factors G(t; alpha) shipped in ``data/`` (format: ``data/README.md``).
+
+    Plotting and quick looks need no solve; :func:`write_reference_growth` regenerates the
+    file (the test suite recomputes one curve at small size and checks it).
+    """
+    arrays, _ = load_npz(path, kind="reference-growth")
+    return [GrowthFactor(alpha=float(a), t=arrays["t"], G=arrays["G"][i],
+                         G_sem=arrays["G_sem"][i]) for i, a in enumerate(arrays["alphas"])]
+
+
+def write_reference_growth(path: str | Path = REFERENCE_GROWTH,
+                           alphas: Sequence[float] = tuple(range(3, 14)), t_max: float = 10.0,
+                           dt: float = 0.02, n_samples: int = 8000, every: int = 5,
+                           executor: Executor | None = None,
+                           cache_dir: str | Path | None = None) -> Path:
+    """Compute G(t; alpha) on a sweep and store every ``every``-th time point."""
+    params = {"t_max": t_max, "dt": dt, "n_samples": n_samples, "seed": 0}
+    points = sweep(_growth_point, alphas, executor=executor, cache_dir=cache_dir, **params)
+    arrays = {"alphas": np.asarray(alphas, dtype=float), "t": points[0]["t"][::every],
+              "G": np.array([p["G"][::every] for p in points]),
+              "G_sem": np.array([p["G_sem"][::every] for p in points])}
+    return save_npz(path, "reference-growth", arrays, {**params, "every": every,
+                                                        "m0_tangent": _M0_TANGENT})
 
 # --- finite-N success probability (issue 5, item 2) ----------------------------------------

@@ -79,3 +79,15 @@ def test_sweep_rejects_bad_alphas(bad):
 def test_alpha_alg_rejects_bad_sizes():
     with pytest.raises(ValueError, match="N must be"):
         pd.alpha_alg([1.0])
+
+
+def test_reference_growth_curve_is_reproduced_at_small_size():
+    """data/growth_factor.npz vs a fresh, independent (other seed, fewer paths) solve."""
+    ref = {g.alpha: g for g in pd.reference_growth()}
+    assert sorted(ref) == list(np.arange(3.0, 14.0))
+    g = pd.growth_factor(8.0, t_max=2.0, dt=0.02, n_samples=4000, seed=11)
+    r = ref[8.0]
+    for t in (0.5, 1.0, 1.5, 2.0):
+        k, kr = int(round(t / 0.02)), int(np.argmin(np.abs(r.t - t)))
+        se = np.hypot(g.G_sem[k], r.G_sem[kr])
+        assert abs(g.G[k] - r.G[kr]) < 4 * se, (t, g.G[k], r.G[kr], se)
