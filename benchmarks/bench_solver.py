@@ -54,9 +54,12 @@ def _child(S: int, T: int) -> None:
                       "n_response": sol.metadata["n_response"], "status": sol.status}))
 
 
-def naive_response_rows(R: np.ndarray, FP: np.ndarray, dt: float) -> np.ndarray:
-    """Naive M_R/alpha: forward D3 recursion per path with the full chi matrix stored."""
-    S, T = FP.shape
+def naive_response_rows(R: list, FP: list, dt: float) -> np.ndarray:
+    """Naive M_R/alpha: forward D3 recursion per path with the full chi matrix stored.
+
+    ``R`` (T x T) and ``FP`` (S x T) are nested lists (plain Python loops throughout).
+    """
+    S, T = len(FP), len(FP[0])
     K = np.zeros((T, T))
     for a in range(S):
         chi = [[0.0] * T for _ in range(T)]
