@@ -10,7 +10,8 @@ import numpy as np
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
-__all__ = ["plot_spectrum", "plot_validation", "plot_growth", "plot_outlier_along"]
+__all__ = ["plot_spectrum", "plot_validation", "plot_growth", "plot_outlier_along",
+           "plot_phase_diagram"]
 
 
 def _support_grid(law, out, n: int = 600) -> np.ndarray:
@@ -109,4 +110,39 @@ def plot_outlier_along(traj, alpha: float) -> Figure:
     ax.set_ylabel("Riemannian eigenvalue")
     ax.set_title(f"alpha = {alpha:g}")
     ax.legend(frameon=False)
+    return fig
+
+
+def plot_phase_diagram(threshold, alpha_bbp_init: float | None = None,
+                       t_bbp: dict[float, float] | None = None) -> Figure:
+    """Figure (a): the alpha axis of the phase diagram (T1-T4).
+
+    Left: ``log G_max(alpha)`` with the levels ``log(sqrt(N) m_escape / c)`` whose crossings
+    define ``alpha_alg(N)``; right: ``alpha_alg(N)`` vs ``log10 N`` (the log N law), with
+    alpha_BBP_init and, when given, ``t_BBP(alpha)`` on a twin axis of the left panel.
+
+    ``threshold`` is a :class:`dmft.phase_diagram.AlgorithmicThreshold`.
+    """
+    th = threshold
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
+    ax.errorbar(th.alphas, th.log_G_max, yerr=th.log_G_max_sem, fmt="o-", color="C0",
+                label="log G_max (DMFT, m0 -> 0+)")
+    for N in th.N:
+        ax.axhline(np.log(np.sqrt(N) * th.m_escape / th.c), color="0.7", lw=0.8)
+    if alpha_bbp_init is not None:
+        for a in (ax, bx):
+            a.axvline(alpha_bbp_init, color="C3", ls=":", label="alpha_BBP_init")
+    if t_bbp:
+        tx = ax.twinx()
+        tx.plot(list(t_bbp), list(t_bbp.values()), "s--", color="C2", label="t_BBP")
+        tx.set_ylabel("t_BBP", color="C2")
+    ax.set_xlabel("alpha")
+    ax.set_ylabel("log max_t G(t)")
+    ax.legend(frameon=False, loc="upper left", fontsize=8)
+    ok = np.isfinite(th.alpha_alg)
+    bx.errorbar(th.alpha_alg[ok], np.log10(th.N[ok]), xerr=th.alpha_alg_err[ok], fmt="o-",
+                color="C1", label="alpha_alg(N) predicted")
+    bx.set_xlabel("alpha")
+    bx.set_ylabel("log10 N")
+    bx.legend(frameon=False, fontsize=8)
     return fig
