@@ -215,6 +215,87 @@ _COMMANDS.append(
 # --- thresholds / spectrum -----------------------------------------------------------------
 
 
+def _thresholds_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--m", type=float, default=0.0, help="overlap of the start (T1: 0)")
+    p.add_argument("--peak", action="store_true",
+                   help="also locate where nu_e first shows a separate peak (slow, minutes)")
+    p.add_argument("--json", action="store_true", help="print a JSON document on stdout")
+
+
+def _thresholds_handler(args: argparse.Namespace) -> int:
+    from dmft.thresholds import thresholds_summary
+
+    out = thresholds_summary(m=args.m, separate_peak=args.peak)
+    if args.json:
+        _emit_json(out)
+    else:
+        ac = ", ".join(f"N={k}: {v:.3f}" for k, v in out["alpha_c"].items())
+        print(f"alpha_BBP_init = {out['alpha_bbp_init']:.8f} "
+              f"(+- {out['alpha_bbp_init_error']:.1e}); 1/S' < 1 above "
+              f"{out['alpha_overlap_below_one']:.4f}; alpha_c(N): {ac}")
+    return 0
+
+
+_COMMANDS.append(
+    ("thresholds", "thresholds at the random start (T1): alpha_BBP_init with its error, "
+     "1/S' < 1, alpha_c(N)", _thresholds_arguments, _thresholds_handler)
+)
+
+
+def _spectrum_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--alpha", type=float, required=True, help="sample ratio M/N")
+    p.add_argument("--t", type=float, default=0.0, help="time (only t = 0 without --solution)")
+    p.add_argument("--m", type=float, default=0.0, help="overlap at t = 0 (default 0)")
+    p.add_argument("--N", type=int, default=None, help="finite-N picture of the low end (H8)")
+    p.add_argument("--plot", default=None, help="write density and nu_e to this image file")
+    p.add_argument("--json", action="store_true", help="print a JSON document on stdout")
+
+
+def _spectrum_handler(args: argparse.Namespace) -> int:
+    from dmft.spectrum import WeightLaw
+
+    if args.t != 0.0:
+        raise ValueError("only --t 0 is available without a saved solution")
+    law = WeightLaw.gaussian(args.alpha, args.m)
+    out = law.outlier()
+    le = law.left_edge()
+    re_ = law.right_edge()
+    payload = {"alpha": law.alpha, "m": law.m, "mu": law.mu, "status": out.status,
+               "lam_out": out.lam, "overlap2": out.overlap2, "width": out.width,
+               "lam_out_pv": out.lam_pv, "overlap2_pv": out.overlap2_pv,
+               "outlier_reason": out.reason,
+               "left_edge": le.lam if le.kind in ("hard", "support") else None,
+               "left_edge_kind": le.kind, "left_edge_pv": le.lam,
+               "right_edge": re_.lam if re_.kind in ("hard", "support") else None,
+               "right_edge_kind": re_.kind}
+    if args.N is not None:
+        fn = law.finite_n(args.N)
+        payload.update({"N": args.N, "lam_low_expected": fn.lam_low,
+                        "p_outlier_lowest": fn.p_outlier_lowest,
+                        "overlap2_lowest_expected": fn.overlap2_lowest})
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from dmft.plotting import plot_spectrum
+
+        plot_spectrum(law).savefig(args.plot, dpi=110)
+        payload["plot"] = args.plot
+    if args.json:
+        _emit_json(payload)
+    else:
+        print(f"alpha={law.alpha:g} m={law.m:g} mu={law.mu:.4g}: outlier {out.status} at "
+              f"{out.lam:.4f} (overlap^2 {out.overlap2:.3f}, width {out.width:.3g}); left edge "
+              f"{le.kind} {le.lam:.4f}, right edge {re_.kind} {re_.lam:.4f}")
+    return 0
+
+
+_COMMANDS.append(
+    ("spectrum", "Hessian spectrum at t = 0 (H3-H8): outlier, overlap, width, edges",
+     _spectrum_arguments, _spectrum_handler)
+)
+
+
 # --- validate / demo ------------------------------------------------------------------------
 
 

@@ -1,7 +1,7 @@
 """``dmft demo``: the main job on built-in defaults, in a few minutes on a laptop.
 
-1. the random-start spectrum at alpha = ALPHA_DEMO (H3, H5, H6): density, signal measure
-   nu_e and the BBP resonance;
+1. alpha_BBP_init (T1) and the random-start spectrum at alpha = ALPHA_DEMO (H3, H5, H6):
+   density, signal measure nu_e and the BBP resonance;
 2. one DMFT trajectory at ALPHA_DEMO from m0 = M0_DEMO with the spectrum along it (T2);
 3. the signal growth factor G(t; alpha) for a few alphas and the predicted finite-N
    threshold alpha_alg(N) from it (T4);
@@ -42,7 +42,12 @@ def run_demo(out: str | Path = "dmft-demo", quick: bool = False, progress: bool 
     alphas = GROWTH_ALPHAS[::2] if quick else GROWTH_ALPHAS
     summary: dict = {"alpha": ALPHA_DEMO, "m0": M0_DEMO, "N": n_check}
 
-    law0 = WeightLaw.gaussian(ALPHA_DEMO, m=0.0)
+    from dmft.thresholds import alpha_bbp_init
+
+    bbp = alpha_bbp_init()
+    summary["alpha_bbp_init"] = bbp.alpha
+    summary["alpha_bbp_init_error"] = bbp.error
+    law0 = WeightLaw.gaussian(ALPHA_DEMO, m=0.0, n_quad=128)  # figure accuracy suffices
     out0 = law0.outlier()
     summary["t0_outlier"] = {"lam_out": out0.lam, "overlap2": out0.overlap2,
                              "width": out0.width, "status": out0.status}
@@ -92,6 +97,6 @@ def format_summary(summary: dict, out: str | Path) -> str:
         f"{summary['m_final']['dmft']:.3f} vs {summary['m_final']['finite_n']:.3f}; worst |z| "
         + ", ".join(f"{k} {v:.1f}" for k, v in summary["validation_worst_z"].items()),
     ]
-    if "alpha_bbp_init" in summary:
-        lines.insert(1, f"  alpha_BBP_init = {summary['alpha_bbp_init']:.4f}")
+    lines.insert(1, f"  alpha_BBP_init = {summary['alpha_bbp_init']:.6f} "
+                    f"(+- {summary['alpha_bbp_init_error']:.1e})")
     return "\n".join(lines)

@@ -11,13 +11,13 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 __all__ = ["plot_spectrum", "plot_validation", "plot_growth", "plot_outlier_along",
-           "plot_phase_diagram"]
+           "plot_phase_diagram", "plot_success"]
 
 
-def _support_grid(law, out, n: int = 600) -> np.ndarray:
+def _support_grid(law, out, n: int = 300) -> np.ndarray:
     """A grid covering where the density or nu_e exceed 1e-5, and the outlier."""
     scale = abs(law.mu) + 10.0 * law.alpha + 1.0
-    coarse = np.linspace(-4 * scale, 4 * scale, 801)
+    coarse = np.linspace(-4 * scale, 4 * scale, 241)
     keep = (law.density(coarse).rho > 1e-5) | (law.signal_measure(coarse).nu_e > 1e-5)
     lo, hi = coarse[keep].min(), coarse[keep].max()
     if np.isfinite(out.lam):
@@ -145,4 +145,27 @@ def plot_phase_diagram(threshold, alpha_bbp_init: float | None = None,
     bx.set_xlabel("alpha")
     bx.set_ylabel("log10 N")
     bx.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def plot_success(curves, threshold=None) -> Figure:
+    """Figure (d): finite-N success probability vs alpha with Wilson intervals (T4).
+
+    ``curves`` are :class:`dmft.phase_diagram.SuccessCurve` (one per N); ``threshold`` an
+    optional :class:`dmft.phase_diagram.AlgorithmicThreshold` whose ``alpha_alg(N)`` are
+    drawn as vertical lines in the colour of the matching N.
+    """
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), constrained_layout=True)
+    for i, c in enumerate(curves):
+        ax.errorbar(c.alphas, c.rate, yerr=(c.rate - c.ci_low, c.ci_high - c.rate), fmt="o-",
+                    color=f"C{i}", ms=3, capsize=2,
+                    label=f"N = {c.N}: alpha_50 = {c.alpha_50:.2f} +- {c.alpha_50_err:.2f}")
+        if threshold is not None:
+            k = np.flatnonzero(threshold.N == c.N)
+            if k.size and np.isfinite(threshold.alpha_alg[k[0]]):
+                ax.axvline(threshold.alpha_alg[k[0]], color=f"C{i}", ls=":")
+    ax.axhline(0.5, color="0.7", lw=0.8)
+    ax.set_xlabel("alpha")
+    ax.set_ylabel("success probability (random start)")
+    ax.legend(frameon=False, fontsize=8)
     return fig

@@ -48,3 +48,30 @@ def test_demo_quick_runs_end_to_end(tmp_path, capsys):
                  "outlier_along.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert "alpha_alg" in capsys.readouterr().out
+
+
+def test_phase_diagram_and_success_figures_from_cached_data():
+    """Figures (a) and (d) draw one series per input, from data/ without any solve."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dmft import phase_diagram as pd
+    from dmft.plotting import plot_growth, plot_phase_diagram, plot_success
+
+    gs = pd.reference_growth()
+    thr = pd.invert_growth([1e2, 1e4], np.array([g.alpha for g in gs]),
+                           np.array([g.log_G_max for g in gs]),
+                           np.array([g.log_G_max_sem for g in gs]))
+    fig = plot_phase_diagram(thr, alpha_bbp_init=3.15)
+    assert len(fig.axes) == 2
+    assert len(plot_growth(gs[:3]).axes[0].lines) == 3
+    k = np.array([1, 5, 9])
+    lo, hi = pd.wilson_interval(k, 10)
+    curve = pd.SuccessCurve(N=100, alphas=np.array([4.0, 6.0, 8.0]), successes=k,
+                            trials=np.full(3, 10), rate=k / 10, ci_low=lo, ci_high=hi,
+                            t_max=5.0, eta=0.01, alpha_50=6.0, alpha_50_err=0.5,
+                            t_hit=np.full((3, 10), np.inf), confidence=0.95,
+                            success_threshold=0.9, width=1.0, deviance=0.0, separated=False,
+                            seed=0)
+    ax = plot_success([curve], threshold=thr).axes[0]
+    assert len(ax.containers) == 1

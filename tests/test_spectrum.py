@@ -1,0 +1,248 @@
+"""Validation of dmft.spectrum (THEORY.md H3-H8): two independent routes per test."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from dmft.losses import PHASE_RETRIEVAL
+from dmft.spectrum import Edge, WeightLaw, spectrum_along
+
+
+def _dense_d(alpha: float, N: int, m: float, rng: np.random.Generator):
+    """Eigenpairs of D (H2) on the tangent space at t = 0, by diagonalisation.
+
+    w* = sqrt(N) e1, w = m w* + sqrt(1 - m^2) sqrt(N) e2; tangent basis: e (in span(e1, e2),
+    orthogonal to w) and e3..eN. Returns eigenvalues of D and overlap^2 with w*/sqrt(N).
+    """
+    M = int(round(alpha * N))
+    X = rng.standard_normal((M, N))
+    c = math.sqrt(1 - m * m)
+    hs = X[:, 0]
+    h = m * X[:, 0] + c * X[:, 1]
+    z = 3 * h**2 - hs**2
+    g = c * X[:, 0] - m * X[:, 1]  # = (h* - m h)/c
+    T = np.column_stack([g, X[:, 2:]])
+    D = (T.T * z) @ T / N
+    lam, V = np.linalg.eigh(D)
+    return lam, V[0, :] ** 2 * (1 - m * m)
+
+
+def _mp(alpha: float, x: np.ndarray) -> np.ndarray:
+    lp, lm = (1 + math.sqrt(alpha)) ** 2, (1 - math.sqrt(alpha)) ** 2
+    inside = (x > lm) & (x < lp)
+    return np.where(inside, np.sqrt(np.clip((lp - x) * (x - lm), 0, None)) / (2 * np.pi * x), 0)
+
+
+@pytest.mark.parametrize("alpha", [2.0, 5.0])
+def test_marchenko_pastur_exact(alpha):
+    law = WeightLaw.from_samples(np.ones(50), np.ones(50), alpha, mu=0.0)
+    lp, lm = (1 + math.sqrt(alpha)) ** 2, (1 - math.sqrt(alpha)) ** 2
+    x = np.concatenate([np.linspace(lm - 1, lp + 1, 57), [lm + 1e-3, lp - 1e-3]])
+    r = law.density(x)
+    assert np.max(np.abs(r.rho - _mp(alpha, x))) < 1e-8
+    assert np.max(r.residual) < 1e-9
+    le, re_ = law.left_edge(), law.right_edge()
+    assert le.kind == "hard" and abs(le.lam - lm) < 1e-8
+    assert re_.kind == "hard" and abs(re_.lam - lp) < 1e-8
+    # g independent of z: nu_e equals the MP density (H5 with S = 1/s)
+    nu = law.signal_measure(x[:57])
+    assert np.max(np.abs(nu.nu_e - _mp(alpha, x[:57]))) < 1e-8
+    assert law.outlier().status == "absent"
+
+
+def test_gaussian_expectations_vs_monte_carlo():
+    rng = np.random.default_rng(5)
+    S = 400_000
+    for m in (0.0, 0.3):
+        law = WeightLaw.gaussian(3.0, m, n_quad=128)
+        h, g = rng.standard_normal(S), rng.standard_normal(S)
+        z = 3 * h**2 - (m * h + math.sqrt(1 - m * m) * g) ** 2
+        for s in (-0.3 - 0.2j, 0.2 - 0.5j):
+            got = law._expect(np.array([s]))
+            for val, samp in zip(got, (z / (1 - z * s), z**2 / (1 - z * s) ** 2,
+                                       g**2 * z / (1 - z * s), g**2 * z**2 / (1 - z * s) ** 2),
+                                 strict=True):
+                se = np.std(samp) / math.sqrt(S)
+                assert abs(val[0] - samp.mean()) < 5 * se + 1e-12
+        x = np.array([-6.0, -2.0, -0.5])
+        cdf_mc = np.array([np.mean(z < v) for v in x])
+        assert np.all(np.abs(law.cdf(x) - cdf_mc) < 5 * np.sqrt(cdf_mc * (1 - cdf_mc) / S))
+
+
+def test_quadrature_vs_sampling_density():
+    alpha, m = 5.0, 0.0
+    exact = WeightLaw.gaussian(alpha, m, n_quad=128)
+    lams = np.linspace(-16, 30, 24)
+    ref = exact.density(lams).rho
+    rng = np.random.default_rng(11)
+    reps = []
+    for _ in range(4):
+        h, g = rng.standard_normal(50_000), rng.standard_normal(50_000)
+        law = WeightLaw.from_samples(PHASE_RETRIEVAL.fp(h, g * g), g, alpha, exact.mu)
+        reps.append(law.density(lams).rho)
+    reps = np.array(reps)
+    se = reps.std(axis=0, ddof=1) / 2.0
+    # 5 standard errors (t with 3 dof is wider: use 8) plus 2% binning smoothing
+    assert np.all(np.abs(reps.mean(0) - ref) < 8 * se + 0.02 * ref.max())
+
+
+def _finite_n_stats(alpha, N, m, seeds, edges):
+    rng = np.random.default_rng(int(1000 * alpha + N + 100 * m))
+    hist, hov, low, ov_low = [], [], [], []
+    for _ in range(seeds):
+        lam, ov = _dense_d(alpha, N, m, rng)
+        hist.append(np.histogram(lam, edges)[0] / lam.size)
+        hov.append(np.histogram(lam, edges, weights=ov / (1 - m * m))[0])
+        low.append(lam[:3])
+        ov_low.append(ov[0])
+    return np.array(hist), np.array(hov), np.array(low), np.array(ov_low)
+
+
+def _bin_average(fun, edges, per=20):
+    out = []
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        x = np.linspace(a, b, per + 1)
+        out.append(np.trapezoid(fun(x), x))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("alpha,m,N,seeds", [(5.0, 0.0, 500, 8), (6.0, 0.3, 500, 8)])
+def test_density_and_nu_e_vs_diagonalisation(alpha, m, N, seeds):
+    law = WeightLaw.gaussian(alpha, m, n_quad=128)
+    edges = np.linspace(-law.mu - 2.5 * alpha, -law.mu + 8 * alpha, 16)
+    hist, hov, _, _ = _finite_n_stats(alpha, N, m, seeds, edges + law.mu)
+    p_th = _bin_average(lambda x: law.density(x).rho, edges)
+    nu_th = _bin_average(lambda x: law.signal_measure(x).nu_e, edges)
+    p_fn = hist.mean(0)
+    se_p = np.sqrt(p_th * (1 - p_th) / (seeds * N)) * 2  # eigenvalues repel: conservative x2
+    assert np.all(np.abs(p_fn - p_th) < 5 * se_p + 2.0 / N)  # 2/N: O(1/N) finite-size terms
+    se_nu = hov.std(0, ddof=1) / math.sqrt(seeds)
+    assert np.all(np.abs(hov.mean(0) - nu_th) < 5 * se_nu + 0.01)
+
+
+def _outlier_check(alpha, N, seeds, m=0.0):
+    law = WeightLaw.gaussian(alpha, m, n_quad=128)
+    fn = law.finite_n(N)
+    _, _, low, ov_low = _finite_n_stats(alpha, N, m, seeds, np.array([0.0, 1.0]))
+    lam1 = low[:, 0] - law.mu
+    se = lam1.std(ddof=1) / math.sqrt(seeds)
+    # H8 states its Poisson picture is good to about 0.5 in lam and 0.04 in overlap^2
+    assert abs(lam1.mean() - fn.lam_low[0]) < 4 * se + 0.5
+    se_o = ov_low.std(ddof=1) / math.sqrt(seeds)
+    return fn, ov_low.mean(), se_o
+
+
+def test_lowest_eigenvalue_vs_diagonalisation_default():
+    _outlier_check(8.0, 500, 8)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alpha", [3.0, 5.0, 8.0, 12.0])
+@pytest.mark.parametrize("N", [500, 1000, 2000, 4000])
+def test_lowest_eigenvalue_full_grid(alpha, N):
+    seeds = {500: 24, 1000: 12, 2000: 6, 4000: 3}[N]
+    _outlier_check(alpha, N, seeds)
+
+
+def test_outlier_resonance_and_nu_e_peak():
+    law = WeightLaw.gaussian(12.0, 0.0, n_quad=128)
+    out = law.outlier()
+    assert out.status == "resonance" and out.width > 0
+    # the resonance weight equals the mass of nu_e around the peak (route: integrate nu_e)
+    x = np.linspace(out.lam - 10 * out.width, out.lam + 10 * out.width, 801)
+    nu = law.signal_measure(x).nu_e
+    assert abs(x[np.argmax(nu)] - out.lam) < 0.05 * out.width + (x[1] - x[0])
+    mass = np.trapezoid(nu, x)
+    lorentz_mass = (2 / np.pi) * np.arctan(20.0)  # Lorentzian mass within +-10 FWHM
+    assert abs(mass - out.overlap2 * lorentz_mass) < 0.05 * out.overlap2
+
+
+def test_bounded_law_outlier_exists():
+    # z bounded below (atoms -1, +1 with probabilities 0.2, 0.8) and g^2 = 4 on z = -1,
+    # 0.25 on z = +1: an isolated outlier below a hard edge (H4, H6)
+    S = 5000
+    z = np.where(np.arange(S) < S // 5, -1.0, 1.0)
+    g = np.where(z < 0, 2.0, 0.5)
+    law = WeightLaw.from_samples(z, g, 3.0, mu=0.0)
+    le = law.left_edge()
+    assert isinstance(le, Edge) and le.kind == "hard"
+    out = law.outlier()
+    assert out.status == "exists"
+    assert out.lam < le.lam and out.width == 0.0 and 0 < out.overlap2 <= 1
+    # independent route: dense diagonalisation of D at N = 1000 with the same weights
+    rng = np.random.default_rng(1)
+    N = 1000
+    M = 3 * N
+    zz = np.where(np.arange(M) < M // 5, -1.0, 1.0)
+    gg = np.where(zz < 0, 2.0, 0.5) * np.sign(rng.standard_normal(M))
+    X = rng.standard_normal((M, N - 1))
+    X[:, 0] = gg  # coordinate 0 plays the signal direction e
+    lam, V = np.linalg.eigh((X.T * zz) @ X / N)
+    # fluctuations: outlier O(N^-1/2), edge O(N^-2/3) (Tracy-Widom), both < 0.1 here
+    assert abs(lam[0] - out.lam) < 0.15
+    assert abs(lam[1] - le.lam) < 0.15
+    assert abs(V[0, 0] ** 2 - out.overlap2) < 0.05
+
+
+def test_bad_input():
+    with pytest.raises(ValueError):
+        WeightLaw.from_samples([], [], 3.0, 1.0)
+    with pytest.raises(ValueError):
+        WeightLaw.from_samples([1.0, np.nan], [0.0, 1.0], 3.0, 1.0)
+    with pytest.raises(ValueError):
+        WeightLaw.gaussian(0.0)
+    with pytest.raises(ValueError):
+        WeightLaw.gaussian(-1.0)
+    with pytest.raises(ValueError):
+        WeightLaw.gaussian(3.0).density([np.inf])
+
+
+def _fake_solution(alpha=6.0, S=20_000, seed=0):
+    rng = np.random.default_rng(seed)
+    hs = rng.standard_normal(S)
+    ms = np.array([0.0, 0.3])
+    hsamp = []
+    for m in ms:
+        hsamp.append(m * hs + math.sqrt(1 - m * m) * rng.standard_normal(S))
+    return SimpleNamespace(alpha=alpha, t=np.array([0.0, 1.0]), m=ms,
+                           mu=2 * alpha * (1 - ms**2), sample_times=np.array([0.0, 1.0]),
+                           h_samples=np.array(hsamp), h_star=hs, y=hs**2, loss=PHASE_RETRIEVAL)
+
+
+def test_spectrum_along_fake_solution():
+    sol = _fake_solution()
+    traj = spectrum_along(sol, [0.0, 1.0])
+    assert traj.t.shape == (2,) and len(traj.status) == 2
+    ref = WeightLaw.gaussian(6.0, 0.3, n_quad=128).outlier()
+    # sampled t=1 law is the m = 0.3 Gaussian law: PV outlier within sampling error
+    assert traj.status[1] in ("resonance", "exists")
+    assert abs(traj.lam_out[1] - ref.lam) < 0.1 * abs(ref.lam)
+    with pytest.raises(ValueError, match="outside"):
+        spectrum_along(sol, [2.0])
+    with pytest.raises(ValueError):
+        spectrum_along(sol, [])
+
+
+def test_cli_spectrum_json(capsys):
+    import json
+
+    from dmft.cli import main
+
+    assert main(["spectrum", "--alpha", "8", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("lam_out", "overlap2", "width", "left_edge", "right_edge", "mu", "status"):
+        assert key in out
+    assert out["status"] == "resonance" and out["mu"] == pytest.approx(16.0)
+    assert main(["spectrum", "--alpha", "-1"]) == 2
+
+
+def test_cli_bad_input_exit_2(capsys):
+    from dmft.cli import main
+
+    assert main(["spectrum", "--alpha", "5", "--t", "1"]) == 2
+    assert main(["thresholds", "--m", "2"]) == 2
+    assert "error" in capsys.readouterr().err
