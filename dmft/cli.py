@@ -42,6 +42,18 @@ def _emit_json(payload: dict) -> None:
     sys.stdout.write("\n")
 
 
+def _call_reporting_warnings(command: str, fn: Callable, *args, **kwargs):
+    """Call ``fn``; print its RuntimeWarnings (e.g. an early stop) on stderr, not lost."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        result = fn(*args, **kwargs)
+    for w in caught:
+        print(f"dmft {command}: warning: {w.message}", file=sys.stderr)
+    return result
+
+
 # --- simulate ------------------------------------------------------------------------------
 
 
@@ -71,32 +83,28 @@ def _simulate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _simulate_handler(args: argparse.Namespace) -> int:
-    import warnings
-
     from dmft.simulate import simulate
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RuntimeWarning)
-        res = simulate(
-            args.alpha,
-            args.n,
-            m0=args.m0,
-            t_max=args.t_max,
-            eta=args.eta,
-            seeds=args.seeds,
-            replicas=args.replicas,
-            seed=args.seed,
-            hessian_every=args.hessian_every,
-            k_low=args.k_low,
-            k_high=args.k_high,
-            record_every=args.record_every,
-            loss=args.loss,
-            noise=args.noise,
-            dtype=np.float32 if args.float32 else np.float64,
-            progress=not args.no_progress,
-        )
-    for w in caught:
-        print(f"dmft simulate: warning: {w.message}", file=sys.stderr)
+    res = _call_reporting_warnings(
+        "simulate",
+        simulate,
+        args.alpha,
+        args.n,
+        m0=args.m0,
+        t_max=args.t_max,
+        eta=args.eta,
+        seeds=args.seeds,
+        replicas=args.replicas,
+        seed=args.seed,
+        hessian_every=args.hessian_every,
+        k_low=args.k_low,
+        k_high=args.k_high,
+        record_every=args.record_every,
+        loss=args.loss,
+        noise=args.noise,
+        dtype=np.float32 if args.float32 else np.float64,
+        progress=not args.no_progress,
+    )
     out = str(res.save(args.out)) if args.out else None
     if args.json:
         payload = {
@@ -168,20 +176,13 @@ def _solve_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _solve_handler(args: argparse.Namespace) -> int:
-    import warnings
-
     from dmft.solver import solve
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RuntimeWarning)
-        sol = solve(
-            args.alpha, args.m0, args.t_max, dt=args.dt, n_samples=args.samples,
-            seed=args.seed, loss=args.loss, noise=args.noise,
-            n_response=args.response_samples, n_groups=args.groups,
-            progress=not args.no_progress,
-        )
-    for w in caught:
-        print(f"dmft solve: warning: {w.message}", file=sys.stderr)
+    sol = _call_reporting_warnings(
+        "solve", solve, args.alpha, args.m0, args.t_max, dt=args.dt, n_samples=args.samples,
+        seed=args.seed, loss=args.loss, noise=args.noise, n_response=args.response_samples,
+        n_groups=args.groups, progress=not args.no_progress,
+    )
     out = str(sol.save(args.out)) if args.out else None
     if args.json:
         payload = {"t": sol.t, "m": sol.m, "m_sem": sol.m_sem, "e": sol.e, "e_sem": sol.e_sem,

@@ -143,11 +143,21 @@ def alpha_alg(N: Sequence[float], alphas: Sequence[float] = tuple(range(3, 14)),
     ``log G_max(alpha)`` is interpolated linearly between the swept alphas (it must be
     increasing there; a warning-free NaN marks N outside the swept range).
     """
+    _check_sizes(N)  # before any solve
+    _checks.positive("c", c)
+    _checks.in_range("m_escape", m_escape, 1e-12, 1.0)
     params = {"t_max": t_max, "dt": dt, "n_samples": n_samples, "seed": seed}
     points = sweep(_growth_point, alphas, executor=executor, cache_dir=cache_dir, **params)
     lg = np.array([p["log_G_max"] for p in points])
     lg_err = np.array([p["log_G_max_sem"] for p in points])
     return invert_growth(N, np.asarray(alphas, dtype=float), lg, lg_err, c, m_escape)
+
+
+def _check_sizes(N: Sequence[float]) -> np.ndarray:
+    N = np.atleast_1d(np.asarray(N, dtype=float))
+    if N.size == 0 or np.any(N < 2) or not np.all(np.isfinite(N)):
+        raise ValueError(f"N must be finite and >= 2, got {N.tolist()}")
+    return N
 
 
 def invert_growth(N: Sequence[float], alphas: np.ndarray, log_G_max: np.ndarray,
@@ -158,9 +168,7 @@ def invert_growth(N: Sequence[float], alphas: np.ndarray, log_G_max: np.ndarray,
     ``log G_max`` must increase between the bracketing alphas; N outside the range of the
     sweep gets NaN rather than an extrapolation.
     """
-    N = np.atleast_1d(np.asarray(N, dtype=float))
-    if np.any(N < 2) or not np.all(np.isfinite(N)):
-        raise ValueError(f"N must be finite and >= 2, got {N.tolist()}")
+    N = _check_sizes(N)
     c = _checks.positive("c", c)
     m_escape = _checks.in_range("m_escape", m_escape, 1e-12, 1.0)
     a, lg, lg_err = (np.asarray(x, dtype=float) for x in (alphas, log_G_max, log_G_max_sem))
