@@ -244,7 +244,12 @@ _COMMANDS.append(
 
 
 def _spectrum_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--alpha", type=float, required=True, help="sample ratio M/N")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="sample ratio M/N (t = 0 quadrature; required without --solution)")
+    p.add_argument("--solution", default=None,
+                   help="saved DMFT Solution (.npz from `dmft solve --out`); use with --times")
+    p.add_argument("--times", type=float, nargs="+", default=None,
+                   help="times along the solution (must be among its sample times)")
     p.add_argument("--t", type=float, default=0.0, help="time (only t = 0 without --solution)")
     p.add_argument("--m", type=float, default=0.0, help="overlap at t = 0 (default 0)")
     p.add_argument("--N", type=int, default=None, help="finite-N picture of the low end (H8)")
@@ -252,9 +257,36 @@ def _spectrum_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON document on stdout")
 
 
+def _spectrum_along_handler(args: argparse.Namespace) -> int:
+    from dmft.solver import Solution
+    from dmft.spectrum import spectrum_along
+
+    sol = Solution.load(args.solution)
+    times = args.times if args.times is not None else sol.sample_times
+    for t in times:
+        sol.samples_at(t)  # clear error when t is not a kept sample time
+    tr = spectrum_along(sol, times)
+    payload = {"t": tr.t, "mu": tr.mu, "m": tr.m, "lam_out": tr.lam_out,
+               "overlap2": tr.overlap2, "width": tr.width, "status": tr.status,
+               "left_edge": tr.left_edge, "left_edge_kind": tr.left_kind,
+               "right_edge": tr.right_edge, "z_min": tr.z_min, "t_bbp": tr.t_bbp()}
+    if args.json:
+        _emit_json(payload)
+    else:
+        for k in range(tr.t.size):
+            print(f"t={tr.t[k]:g} m={tr.m[k]:.4f} mu={tr.mu[k]:.4g}: outlier {tr.status[k]} "
+                  f"{tr.lam_out[k]:.4g}, left edge ({tr.left_kind[k]}) {tr.left_edge[k]:.4g}")
+        print(f"t_BBP = {tr.t_bbp():g}")
+    return 0
+
+
 def _spectrum_handler(args: argparse.Namespace) -> int:
     from dmft.spectrum import WeightLaw
 
+    if args.solution is not None:
+        return _spectrum_along_handler(args)
+    if args.alpha is None:
+        raise ValueError("give --alpha (t = 0) or --solution FILE [--times ...]")
     if args.t != 0.0:
         raise ValueError("only --t 0 is available without a saved solution")
     law = WeightLaw.gaussian(args.alpha, args.m)

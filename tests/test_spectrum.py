@@ -246,3 +246,24 @@ def test_cli_bad_input_exit_2(capsys):
     assert main(["spectrum", "--alpha", "5", "--t", "1"]) == 2
     assert main(["thresholds", "--m", "2"]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_cli_spectrum_along_saved_solution(tmp_path, capsys):
+    """`dmft spectrum --solution FILE --times ...` on a real (small) DMFT solution."""
+    import json
+
+    from dmft import cli
+    from dmft.solver import solve
+    from dmft.spectrum import spectrum_along
+
+    sol = solve(8.0, 1e-10, 0.4, dt=0.02, n_samples=2000, seed=0, sample_times=[0.0, 0.4])
+    path = sol.save(tmp_path / "sol")
+    assert cli.main(["spectrum", "--solution", str(path), "--times", "0", "0.4",
+                     "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    direct = spectrum_along(sol, [0.0, 0.4])
+    assert payload["status"] == direct.status
+    np.testing.assert_allclose(payload["mu"], direct.mu)
+    assert cli.main(["spectrum", "--solution", str(path), "--times", "0.2"]) == 2
+    assert "no samples kept" in capsys.readouterr().err
+    assert cli.main(["spectrum"]) == 2
