@@ -324,7 +324,8 @@ def _spectrum_handler(args: argparse.Namespace) -> int:
 
 
 _COMMANDS.append(
-    ("spectrum", "Hessian spectrum at t = 0 (H3-H8): outlier, overlap, width, edges",
+    ("spectrum", "Hessian spectrum (H3-H8) at t = 0, or along a saved DMFT solution: outlier, "
+     "overlap, width, edges, t_BBP",
      _spectrum_arguments, _spectrum_handler)
 )
 
