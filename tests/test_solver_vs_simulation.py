@@ -84,14 +84,24 @@ def test_linear_regression_matches_large_n_without_noise_to_hide_behind():
 
 @pytest.mark.slow
 def test_finite_n_trend():
-    """The DMFT-simulation gap shrinks with N (N = 1000 vs 4000), at alpha = 3."""
-    gaps = {}
+    """N = 1000 and N = 4000 both agree with the DMFT, and the finite-N shift between them
+    stays within the allowance model A (1000/N) used by the default test.
+
+    Measured (first run): every row passed at both N, but the mean |DMFT - GD| gap was
+    0.046 at N = 1000 and 0.048 at N = 4000: at S = 2e4 the DMFT's own Monte Carlo error
+    (common to both N) dominates the gap, so "the gap shrinks" is not testable there;
+    the shift between the two simulations is.
+    """
+    sims = {}
     for N, seeds in ((1000, 16), (4000, 8)):
         rows = _compare(3.0, N, 5.0, 0.02, seeds=seeds, n_samples=20_000)
-        gaps[N] = np.array([abs(r[3] - r[5]) for r in rows])
         bad = [r for r in rows if abs(r[3] - r[5]) > r[7]]
         assert not bad, f"N={N} outside tolerance:\n" + _report(bad)
-    assert gaps[4000].mean() < gaps[1000].mean()
+        sims[N] = rows
+    for r1, r4 in zip(sims[1000], sims[4000], strict=True):
+        name = r1[2]
+        allowed = 3 * np.hypot(r1[6], r4[6]) + FINITE_N_SHIFT_1000[name] * (1 - 1000 / 4000)
+        assert abs(r1[5] - r4[5]) <= allowed, (r1, r4)
 
 
 @pytest.mark.slow
