@@ -383,10 +383,10 @@ def _combine(marches, failure, sample_idx, t, alpha, dt, loss, meta) -> Solution
     M_C = np.array([mc.Rq[:n, :n].T @ mc.Rq[:n, :n] for mc in marches]).mean(axis=0)
     return Solution(
         t=t[:n].copy(), C=C, R=np.array([mc.R[:n, :n] for mc in marches]).mean(axis=0),
-        m=mean("m"), mu=mean("mu_sample"), mu_constraint=mean("mu"), e=mean("e"), M_C=M_C,
+        m=mean("m"), mu=mean("mu"), mu_constraint=mean("mu_constraint"), e=mean("e"), M_C=M_C,
         M_R=np.array([mc.K[:n, :n] for mc in marches]).mean(axis=0),
         M_R_local=mean("loc"), rho=mean("rho"),
-        m_sem=sem("m"), e_sem=sem("e"), mu_sem=sem("mu_sample"),
+        m_sem=sem("m"), e_sem=sem("e"), mu_sem=sem("mu"),
         sample_times=t[keep],
         h_samples=np.concatenate([mc.H[keep] for mc in marches], axis=1),
         h_star=np.concatenate([mc.h_star for mc in marches]),
@@ -438,10 +438,8 @@ class _March:
         self.RT = np.zeros((T, T))
         self.C[0, 0] = self.R[0, 0] = self.RT[0, 0] = 1.0
         self.K = np.zeros((T, T))
-        z = np.zeros(T)
-        self.m, self.mu, self.e, self.loc, self.rho = z.copy(), z.copy(), z.copy(), z.copy(), z
+        self.m, self.mu, self.mu_constraint, self.e, self.loc, self.rho = np.zeros((6, T))
         self.m[0] = m0
-        self.mu_sample = np.zeros(T)
         self.n_done = 0
 
     def step(self, n: int, c_diag_tol: float) -> str:
@@ -465,9 +463,8 @@ class _March:
                                                  self.n_chunks)
         K = self.K[n, :n]
         self.rho[n] = drift - self.loc[n] * self.m[n] - dt * (K @ self.m[:n])
-        self.mu_sample[n] = self.mu[n]
         g_w, G = self._gradient_moments(n, K, Mrow, drift)
-        self.mu[n] = g_w[n]
+        self.mu_constraint[n] = g_w[n]
         norm2 = 1.0 - 2.0 * dt * g_w[n] + dt * dt * G
         bad = self._check(n, c_diag_tol, norm2)
         if bad:
@@ -508,7 +505,7 @@ class _March:
 
     def _check(self, n: int, c_diag_tol: float, norm2: float) -> str:
         t = n * self.dt
-        vals = (self.mu[n], self.e[n], self.rho[n], self.loc[n], self.m[n])
+        vals = (self.mu_constraint[n], self.e[n], self.rho[n], self.loc[n], self.m[n])
         if not (np.all(np.isfinite(vals)) and np.all(np.isfinite(self.K[n]))):
             return f"non-finite kernels at t={t:.4g} (step {n}); reduce dt"
         if not norm2 > 0.0:
