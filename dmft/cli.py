@@ -342,6 +342,8 @@ def _validate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, default=8, help="finite-N datasets (default 8)")
     p.add_argument("--samples", type=int, default=10_000, help="DMFT population (default 1e4)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--hessian-points", type=int, default=5,
+                   help="Hessian snapshots after t = 0 (default 5; 0 for none)")
     p.add_argument("--out", default="dmft-validate", help="output directory")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -358,7 +360,7 @@ def _validate_handler(args: argparse.Namespace) -> int:
 
     report = validate(args.alpha, args.n, m0=args.m0, t_max=args.t_max, eta=args.eta,
                       seeds=args.seeds, n_samples=args.samples, seed=args.seed,
-                      progress=not args.no_progress)
+                      hessian_points=args.hessian_points, progress=not args.no_progress)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     text = report.to_json(out / "validation.json")
@@ -367,7 +369,9 @@ def _validate_handler(args: argparse.Namespace) -> int:
         sys.stdout.write(text + "\n")
     else:
         worst = ", ".join(f"{k}={v:.2f}" for k, v in report.worst_z.items())
+        hess = ", ".join(f"{k}={v:.1f}" for k, v in report.hessian_worst_z.items())
         print(f"validate alpha={args.alpha:g} N={args.n} m0={args.m0:g}: worst |z| {worst}; "
+              f"Hessian (H8 vs Lanczos, in finite-N s.e.) {hess or 'not computed'}; "
               f"report in {out}/validation.json and validation.png")
     return 0
 
@@ -404,6 +408,32 @@ _COMMANDS.append(
         "spectrum, the growth factor and alpha_alg(N), a finite-N check, figures",
         _demo_arguments,
         _demo_handler,
+    )
+)
+
+
+def _figures_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="dmft-figures",
+                   help="output directory (default ./dmft-figures)")
+    p.add_argument("--quick", action="store_true",
+                   help="small sizes (seconds instead of minutes) for (b), (c), (e)")
+
+
+def _figures_handler(args: argparse.Namespace) -> int:
+    from dmft.figures import make_figures
+
+    for path in make_figures(args.out, quick=args.quick):
+        print(path)
+    return 0
+
+
+_COMMANDS.append(
+    (
+        "figures",
+        "figures (a)-(e): phase diagram, Hessian densities vs finite N, DMFT vs finite N, "
+        "success probability, outlier and edge along time (PNG files in --out)",
+        _figures_arguments,
+        _figures_handler,
     )
 )
 

@@ -14,15 +14,20 @@ floating-point resolution of the pair difference is about ``1e-16 / m0 = 1e-6``.
 
 Finite-N threshold (T4)
 -----------------------
-A uniformly random start has ``|m0| ~ c / sqrt(N)``. While the negative outlier exists m
-grows as ``m0 G(t)``; the run escapes when ``m0 max_t G(t; alpha)`` reaches an O(1) overlap
-``m_escape`` from which the non-linear DMFT recovers the signal. Hence
+A uniformly random start has ``m0 = g / sqrt(N)`` with g standard normal (up to O(1/N)).
+While the negative outlier exists m grows as ``m0 G(t)``; a run stopped at ``t_max`` escapes
+when ``|m0| G_h`` reaches an O(1) overlap ``m_escape`` from which the non-linear DMFT
+recovers the signal, with ``G_h = max_{t <= t_max} G(t)``. Hence the predicted success
+probability ``P = 2 Phi(-sqrt(N) m_escape / G_h)`` (:func:`predicted_success`) and its 50 %
+point, with ``c = median |g| = 0.6745`` (:data:`C_MEDIAN`),
 
-    log G_max(alpha_alg(N)) = (1/2) log N + log(m_escape / c),
+    log G_h(alpha_alg(N)) = (1/2) log N + log(m_escape / c),
 
-a threshold with log N corrections that tends to the value where ``G_max`` diverges,
-alpha_BBP_TS, as N -> infinity. ``c`` and ``m_escape`` only shift log N by a constant; the
-finite-N success rates fix it.
+a threshold with log N corrections that tends to alpha_BBP_TS as N -> infinity (where G
+diverges). The horizon matters: below alpha_BBP_TS, G keeps growing slowly (measured
+``d log G / dt ~ 0.05-0.1`` at t = 5-10 for alpha = 7-9), so G_h must be taken at the
+``t_max`` of the experiment it is compared with (:func:`threshold_at_horizon`). ``m_escape``
+is the one constant left; the finite-N success rates measure it.
 
 Sweeps over alpha run through any ``concurrent.futures``-style executor (``submit`` and
 ``result``; e.g. a ``dask.distributed.Client``) and are cached on disk, one ``.npz`` per
@@ -43,15 +48,22 @@ from pathlib import Path
 import numpy as np
 
 from dmft import __version__, _checks
+from dmft._bbp import BBPTime, ThresholdStates, alpha_bbp_ts, t_bbp
 from dmft._io import load_npz, save_npz
 from dmft.solver import solve
 
 __all__ = ["GrowthFactor", "growth_factor", "AlgorithmicThreshold", "alpha_alg",
            "invert_growth", "sweep", "reference_growth", "write_reference_growth",
            "wilson_interval", "fit_alpha_50", "LogisticFit", "SuccessCurve",
-           "success_probability"]
+           "success_probability", "C_MEDIAN", "log_G_horizon", "predicted_success",
+           "threshold_at_horizon",
+           "t_bbp", "BBPTime", "alpha_bbp_ts", "ThresholdStates"]
 
 _M0_TANGENT = 1e-10
+
+C_MEDIAN = 0.6744897501960817
+"""Median of ``sqrt(N) |m0|`` for a uniformly random start (``m0 ~ g/sqrt(N)``, g standard
+normal, up to O(1/N)): the ``c`` at which half of the random starts escape."""
 
 
 @dataclass
@@ -135,7 +147,8 @@ class AlgorithmicThreshold:
 
 
 def alpha_alg(N: Sequence[float], alphas: Sequence[float] = tuple(range(3, 14)),
-              c: float = 1.0, m_escape: float = 0.5, t_max: float = 10.0, dt: float = 0.02,
+              c: float = C_MEDIAN, m_escape: float = 0.5, t_max: float = 10.0,
+              dt: float = 0.02,
               n_samples: int = 8000, seed: int = 0, executor: Executor | None = None,
               cache_dir: str | Path | None = None) -> AlgorithmicThreshold:
     """Finite-N threshold from the growth factor: ``log G_max = log(sqrt(N) m_escape / c)``.
@@ -161,7 +174,7 @@ def _check_sizes(N: Sequence[float]) -> np.ndarray:
 
 
 def invert_growth(N: Sequence[float], alphas: np.ndarray, log_G_max: np.ndarray,
-                  log_G_max_sem: np.ndarray, c: float = 1.0,
+                  log_G_max_sem: np.ndarray, c: float = C_MEDIAN,
                   m_escape: float = 0.5) -> AlgorithmicThreshold:
     """Solve ``log G_max(alpha) = log(sqrt(N) m_escape / c)`` by linear interpolation.
 
@@ -184,6 +197,50 @@ def invert_growth(N: Sequence[float], alphas: np.ndarray, log_G_max: np.ndarray,
             err[i] = np.hypot(lg_err[j], lg_err[j + 1]) / slope
     return AlgorithmicThreshold(N=N, alpha_alg=alpha_n, alpha_alg_err=err, alphas=a,
                                 log_G_max=lg, log_G_max_sem=lg_err, c=c, m_escape=m_escape)
+
+
+def log_G_horizon(growth: GrowthFactor, t_max: float) -> tuple[float, float]:
+    """``log max_{t <= t_max} G(t)`` and its standard error: the growth available to a run
+    stopped at ``t_max`` (below alpha_BBP_TS, G keeps growing slowly, so the horizon of the
+    finite-N experiment must be the horizon of G)."""
+    if t_max > growth.t[-1] + 1e-9:
+        raise ValueError(f"G is known up to t = {growth.t[-1]:g}, asked for t_max = {t_max:g}")
+    keep = growth.t <= t_max + 1e-9
+    k = int(np.argmax(growth.G[keep]))
+    return float(np.log(growth.G[k])), float(growth.G_sem[k] / growth.G[k])
+
+
+def threshold_at_horizon(N: Sequence[float], growths: Sequence[GrowthFactor], t_max: float,
+                         c: float = C_MEDIAN, m_escape: float = 0.5) -> AlgorithmicThreshold:
+    """:func:`invert_growth` on ``log max_{t <= t_max} G`` (:func:`log_G_horizon`): the
+    alpha_alg(N) of runs stopped at ``t_max``; with ``c = C_MEDIAN`` it is the predicted
+    50 % point of the success curve of :func:`predicted_success`."""
+    lg, lg_err = np.array([log_G_horizon(g, t_max) for g in growths]).T
+    return invert_growth(N, np.array([g.alpha for g in growths]), lg, lg_err, c, m_escape)
+
+
+def predicted_success(N: float, growths: Sequence[GrowthFactor], t_max: float,
+                      m_escape: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Success probability of random starts predicted by the linear growth (T4).
+
+    A uniformly random start has ``m0 = g/sqrt(N)``; it escapes by ``t_max`` when
+    ``|m0| G_h >= m_escape`` with ``G_h = max_{t <= t_max} G(t)``:
+    ``P = P(|g| >= sqrt(N) m_escape / G_h) = 2 Phi(-sqrt(N) m_escape / G_h)``.
+
+    Returns
+    -------
+    alphas, p, p_err : arrays
+        One entry per growth factor; ``p_err`` propagates the Monte Carlo error of G.
+    """
+    from scipy.stats import norm
+
+    N = float(_check_sizes([N])[0])
+    m_escape = _checks.in_range("m_escape", m_escape, 1e-12, 1.0)
+    a = np.array([g.alpha for g in growths])
+    lg, lg_err = np.array([log_G_horizon(g, t_max) for g in growths]).T
+    x = np.sqrt(N) * m_escape * np.exp(-lg)
+    p = 2 * norm.sf(x)
+    return a, p, 2 * norm.pdf(x) * x * lg_err
 
 
 def _growth_point(alpha: float, **params) -> dict[str, np.ndarray]:

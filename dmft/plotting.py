@@ -10,8 +10,8 @@ import numpy as np
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
-__all__ = ["plot_spectrum", "plot_validation", "plot_growth", "plot_outlier_along",
-           "plot_phase_diagram", "plot_success"]
+__all__ = ["plot_spectrum", "plot_density_grid", "plot_validation", "plot_growth",
+           "plot_outlier_along", "plot_phase_diagram", "plot_success"]
 
 
 def _support_grid(law, out, n: int = 300) -> np.ndarray:
@@ -23,6 +23,23 @@ def _support_grid(law, out, n: int = 300) -> np.ndarray:
     if np.isfinite(out.lam):
         lo = min(lo, out.lam - 1.0)
     return np.linspace(lo, hi, n)
+
+
+def _draw_spectrum(ax, law, lams=None, hist=None, legend: bool = True) -> None:
+    out = law.outlier()
+    if lams is None:
+        lams = _support_grid(law, out)
+    if hist is not None:
+        ax.hist(np.asarray(hist), bins=80, density=True, color="0.8", label="finite N")
+    ax.plot(lams, law.density(lams).rho, color="C0", label="bulk density (H3)")
+    ax.plot(lams, law.signal_measure(lams).nu_e, color="C3", label="signal measure nu_e (H5)")
+    if out.status != "absent":
+        ax.axvline(out.lam, color="C3", ls=":",
+                   label=f"BBP {out.status}: overlap^2 = {out.overlap2:.2f}")
+    ax.set_yscale("log")
+    ax.set_ylim(1e-4, 10.0)
+    if legend:
+        ax.legend(frameon=False, fontsize=7)
 
 
 def plot_spectrum(law, lams=None, hist=None) -> Figure:
@@ -37,35 +54,49 @@ def plot_spectrum(law, lams=None, hist=None) -> Figure:
     hist : array, optional
         Finite-N eigenvalues to overlay as a normalised histogram.
     """
-    out = law.outlier()
-    if lams is None:
-        lams = _support_grid(law, out)
-    rho = law.density(lams).rho
-    nu = law.signal_measure(lams).nu_e
     fig, ax = plt.subplots(figsize=(6, 3.8), constrained_layout=True)
-    if hist is not None:
-        ax.hist(np.asarray(hist), bins=80, density=True, color="0.8", label="finite N")
-    ax.plot(lams, rho, color="C0", label="bulk density (H3)")
-    ax.plot(lams, nu, color="C3", label="signal measure nu_e (H5)")
-    if out.status != "absent":
-        ax.axvline(out.lam, color="C3", ls=":",
-                   label=f"BBP {out.status}: overlap^2 = {out.overlap2:.2f}")
-    ax.set_yscale("log")
-    ax.set_ylim(1e-4, None)
+    _draw_spectrum(ax, law, lams, hist)
     ax.set_xlabel("Riemannian eigenvalue")
     ax.set_ylabel("density")
     ax.set_title(f"alpha = {law.alpha:g}, m = {getattr(law, 'm', 0.0):g}")
-    ax.legend(frameon=False, fontsize=8)
     return fig
+
+
+def plot_density_grid(panels, N: int | None = None) -> Figure:
+    """Figure (b): one row per alpha, one column per time, of :func:`plot_spectrum` panels.
+
+    ``panels[i][j] = (law, finite_n_eigenvalues or None, label)``; ``N`` labels the
+    histograms.
+    """
+    rows, cols = len(panels), len(panels[0])
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows),
+                             constrained_layout=True, squeeze=False)
+    for i, row in enumerate(panels):
+        for j, (law, hist, label) in enumerate(row):
+            ax = axes[i, j]
+            _draw_spectrum(ax, law, hist=hist, legend=(i == 0 and j == 0) or
+                           law.outlier().status != "absent")
+            ax.set_title(f"alpha = {law.alpha:g}, {label}, m_DMFT = {law.m:.2g}", fontsize=9)
+            if i == rows - 1:
+                ax.set_xlabel("Riemannian eigenvalue")
+    if N is not None:
+        fig.suptitle(f"DMFT (lines) vs finite N = {N} Hessians (grey histograms)")
+    return fig
+
+
 # ---------------------------------------------------------------------- lead: figures (c)-(e)
 def plot_validation(report) -> Figure:
-    """Figure (c): m, e, mu from DMFT (band: +-2 s.e.) vs finite N (mean +- s.e.).
+    """Figure (c): m, e, mu from DMFT (band: +-2 s.e.) vs finite N (mean +- s.e.); when the
+    report has Hessian snapshots, a second row with the lowest two eigenvalues and the
+    overlap^2 of the lowest eigenvector (H8 prediction from the DMFT law vs finite N).
 
     ``report`` is a :class:`dmft.validate.ValidationReport`.
     """
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), constrained_layout=True)
+    hess = report.t_hessian.size > 0
+    fig, axes = plt.subplots(2 if hess else 1, 3, figsize=(12, 7 if hess else 3.6),
+                             constrained_layout=True, squeeze=False)
     p = report.params
-    for ax, name, label in zip(axes, ("m", "e", "mu"), ("overlap m", "energy e", "mu"),
+    for ax, name, label in zip(axes[0], ("m", "e", "mu"), ("overlap m", "energy e", "mu"),
                                strict=True):
         th, se = report.theory[name], report.theory_sem[name]
         ax.plot(report.t, th, color="C0", label="DMFT (N = inf)")
@@ -77,10 +108,27 @@ def plot_validation(report) -> Figure:
         ax.set_xlabel("t")
         ax.set_ylabel(label)
         ax.set_title(f"{label}: max |z| = {report.worst_z[name]:.1f}")
-    axes[1].set_yscale("log")
-    axes[0].legend(frameon=False)
+    axes[0, 1].set_yscale("log")
+    axes[0, 0].legend(frameon=False)
+    if hess:
+        _hessian_row(axes[1], report)
     fig.suptitle(f"alpha = {p['alpha']:g}, m0 = {p['m0']:g}, eta = dt = {p['eta']:g}")
     return fig
+
+
+def _hessian_row(axes, report) -> None:
+    t = report.t_hessian
+    for ax, names, label in ((axes[0], ("lam_1",), "lowest eigenvalue"),
+                             (axes[1], ("lam_2",), "second-lowest eigenvalue"),
+                             (axes[2], ("overlap2_1",), "overlap^2 of lowest with w*")):
+        for name in names:
+            ax.plot(t, report.hessian_theory[name], "s-", ms=3, color="C0",
+                    label="H8 from the DMFT law")
+            ax.errorbar(t, report.hessian_finite_n[name], yerr=report.hessian_finite_n_sem[name],
+                        fmt="o", ms=3, color="C3", label=f"Lanczos, N = {report.params['N']}")
+            ax.set_title(f"{label}: max |z_N| = {report.hessian_worst_z[name]:.1f}", fontsize=9)
+        ax.set_xlabel("t")
+    axes[0].legend(frameon=False, fontsize=8)
 
 
 def plot_growth(growths) -> Figure:
@@ -114,14 +162,22 @@ def plot_outlier_along(traj, alpha: float) -> Figure:
 
 
 def plot_phase_diagram(threshold, alpha_bbp_init: float | None = None,
-                       t_bbp: dict[float, float] | None = None) -> Figure:
+                       t_bbp: dict | None = None,
+                       alpha_ts: tuple[float, float] | None = None) -> Figure:
     """Figure (a): the alpha axis of the phase diagram (T1-T4).
 
     Left: ``log G_max(alpha)`` with the levels ``log(sqrt(N) m_escape / c)`` whose crossings
-    define ``alpha_alg(N)``; right: ``alpha_alg(N)`` vs ``log10 N`` (the log N law), with
-    alpha_BBP_init and, when given, ``t_BBP(alpha)`` on a twin axis of the left panel.
+    define ``alpha_alg(N)``, alpha_BBP_init, alpha_BBP_TS (band: +- its uncertainty) and
+    ``t_BBP(alpha)`` on a twin axis; right: ``alpha_alg(N)`` vs ``log10 N`` (the log N law).
 
-    ``threshold`` is a :class:`dmft.phase_diagram.AlgorithmicThreshold`.
+    Parameters
+    ----------
+    threshold : dmft.phase_diagram.AlgorithmicThreshold
+    alpha_bbp_init : float, optional
+    t_bbp : dict, optional
+        ``alpha -> t`` or ``alpha -> {"t": t, "error": err}``; infinite t are drawn as
+        arrows at the top of the axis.
+    alpha_ts : (value, uncertainty), optional
     """
     th = threshold
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
@@ -129,13 +185,14 @@ def plot_phase_diagram(threshold, alpha_bbp_init: float | None = None,
                 label="log G_max (DMFT, m0 -> 0+)")
     for N in th.N:
         ax.axhline(np.log(np.sqrt(N) * th.m_escape / th.c), color="0.7", lw=0.8)
-    if alpha_bbp_init is not None:
-        for a in (ax, bx):
+    for a in (ax, bx):
+        if alpha_bbp_init is not None:
             a.axvline(alpha_bbp_init, color="C3", ls=":", label="alpha_BBP_init")
+        if alpha_ts is not None and np.isfinite(alpha_ts[0]):
+            a.axvspan(alpha_ts[0] - alpha_ts[1], alpha_ts[0] + alpha_ts[1], color="C4",
+                      alpha=0.15, label=f"alpha_BBP_TS = {alpha_ts[0]:.1f} +- {alpha_ts[1]:.1f}")
     if t_bbp:
-        tx = ax.twinx()
-        tx.plot(list(t_bbp), list(t_bbp.values()), "s--", color="C2", label="t_BBP")
-        tx.set_ylabel("t_BBP", color="C2")
+        _draw_t_bbp(ax.twinx(), t_bbp)
     ax.set_xlabel("alpha")
     ax.set_ylabel("log max_t G(t)")
     ax.legend(frameon=False, loc="upper left", fontsize=8)
@@ -148,18 +205,43 @@ def plot_phase_diagram(threshold, alpha_bbp_init: float | None = None,
     return fig
 
 
-def plot_success(curves, threshold=None) -> Figure:
+def _draw_t_bbp(tx, t_bbp: dict) -> None:
+    a = np.array(list(t_bbp), float)
+    vals = [v if isinstance(v, dict) else {"t": v, "error": 0.0} for v in t_bbp.values()]
+    t = np.array([v["t"] for v in vals], float)
+    err = np.array([v["error"] for v in vals], float)
+    fin = np.isfinite(t)
+    tx.errorbar(a[fin], t[fin], yerr=np.nan_to_num(err[fin]), fmt="s--", color="C2",
+                capsize=2, label="t_BBP")
+    top = max(t[fin].max() * 1.3, 0.5) if fin.any() else 1.0
+    for ai in a[~fin]:
+        tx.annotate("", (ai, top), (ai, 0.8 * top), arrowprops={"color": "C2", "width": 1})
+    tx.set_ylim(0, top * 1.05)
+    tx.set_ylabel("t_BBP (outlier merges)", color="C2")
+
+
+def plot_success(curves, threshold=None, predictions: dict | None = None) -> Figure:
     """Figure (d): finite-N success probability vs alpha with Wilson intervals (T4).
 
-    ``curves`` are :class:`dmft.phase_diagram.SuccessCurve` (one per N); ``threshold`` an
-    optional :class:`dmft.phase_diagram.AlgorithmicThreshold` whose ``alpha_alg(N)`` are
-    drawn as vertical lines in the colour of the matching N.
+    Parameters
+    ----------
+    curves : list of dmft.phase_diagram.SuccessCurve
+        One per N (points with Wilson bars).
+    threshold : dmft.phase_diagram.AlgorithmicThreshold, optional
+        Its ``alpha_alg(N)`` are drawn as vertical lines in the colour of the matching N.
+    predictions : dict, optional
+        ``N -> (alphas, p, p_err)`` from :func:`dmft.phase_diagram.predicted_success`,
+        drawn as lines (band: +-1 s.e.) in the colour of the matching N.
     """
-    fig, ax = plt.subplots(figsize=(5.5, 3.8), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
     for i, c in enumerate(curves):
-        ax.errorbar(c.alphas, c.rate, yerr=(c.rate - c.ci_low, c.ci_high - c.rate), fmt="o-",
+        ax.errorbar(c.alphas, c.rate, yerr=(c.rate - c.ci_low, c.ci_high - c.rate), fmt="o",
                     color=f"C{i}", ms=3, capsize=2,
-                    label=f"N = {c.N}: alpha_50 = {c.alpha_50:.2f} +- {c.alpha_50_err:.2f}")
+                    label=f"GD N = {c.N}: alpha_50 = {c.alpha_50:.2f} +- {c.alpha_50_err:.2f}")
+        if predictions and c.N in predictions:
+            a, p, pe = predictions[c.N]
+            ax.plot(a, p, "-", color=f"C{i}", lw=1)
+            ax.fill_between(a, p - pe, p + pe, color=f"C{i}", alpha=0.15, lw=0)
         if threshold is not None:
             k = np.flatnonzero(threshold.N == c.N)
             if k.size and np.isfinite(threshold.alpha_alg[k[0]]):
@@ -167,5 +249,9 @@ def plot_success(curves, threshold=None) -> Figure:
     ax.axhline(0.5, color="0.7", lw=0.8)
     ax.set_xlabel("alpha")
     ax.set_ylabel("success probability (random start)")
-    ax.legend(frameon=False, fontsize=8)
+    title = "points: gradient descent"
+    if predictions:
+        title += "; lines: DMFT growth, 2 Phi(-sqrt(N) m_esc / G)"
+    ax.set_title(title, fontsize=9)
+    ax.legend(frameon=False, fontsize=7)
     return fig

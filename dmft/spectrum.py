@@ -81,6 +81,18 @@ SECTION5_NOTES = """Measurements (issue 4; single finite-N GD runs, N = 800, m0 
     eigenvector still has overlap^2 ~ 0.16 (N = 500, alpha = 3) with w*, which the local ratio
     (1 - m^2) nu_e / (N rho) at the lowest eigenvalue reproduces (0.11-0.15): the tail
     states themselves carry the broad resonance.
+(iv) Sample laws cannot represent an unbounded lower tail (issue 5). At t = 0 (z = 3 h^2 -
+    h*^2, unbounded below) the BBP margin of a law built from S Gaussian samples is
+    22 +- 12, 28 +- 8, 17 +- 4, -0.7 +- 1.4 (S = 2e3, 8e3, 3.2e4, 1.28e5; alpha = 2.5, six
+    draws each) against the exact -1.25: a spurious outlier. WeightLaw.from_solution
+    therefore uses the exact Gaussian law at t = 0. Along the DMFT (m0 = 1e-10) the
+    lower tail compacts (z_min ~ -10.5 at t = 0, ~ -6 to -9 for t >= 2.5) and the late
+    margins become usable: at alpha = 10, t in [2.5, 5], S = 4e3, 8e3, 1.6e4, 3.2e4 give
+    -1.9, -2.1, -1.2, -1.8 (S = 2e3: +0.5, biased); at alpha = 12: 0.05, -0.5, 0.17, -0.8
+    (S = 2e3: +2.7). The S-to-S scatter (0.4-0.5) exceeds the within-run error and is
+    carried as a systematic by alpha_bbp_ts. z_min at late times: -8.2, -7.3, -8.4, -7.0,
+    -7.8 (alpha = 10, S = 2e3 ... 3.2e4), no drift with S, consistent with a bounded lower
+    tail there; at alpha = 12: -7.1, -6.9, -7.6, -8.0, -9.3, a slow drift: undecided.
 """
 
 __all__ = [
@@ -145,6 +157,9 @@ class Outlier:
     lam_pv, s_pv, overlap2_pv : the same from the real principal-value route
     residual : |Re S| at the complex-route root (scaled), or |S_PV| at the PV root
     reason : why the status was chosen
+    margin : ``max S_PV(s)`` over the left branch ``s_turn <= s < 0`` (eigenvalue units):
+        positive iff the outlier exists (H6), continuous through the BBP transition, so
+        its zero crossing locates t_BBP (T2) between time-grid points
     """
 
     status: str
@@ -156,6 +171,7 @@ class Outlier:
     overlap2_pv: float
     residual: float
     reason: str = ""
+    margin: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -247,7 +263,13 @@ class WeightLaw:
         """Law at time t from a DMFT Solution (H2): the sample time nearest to t is used.
 
         ``z = loss.fp(h_samples[k], y)``, ``g = (h_star - m h)/sqrt(1 - m^2)`` with
-        ``m = m(t_k)``, ``mu = mu(t_k)`` interpolated on ``sol.t``."""
+        ``m = m(t_k)``, ``mu = mu(t_k)`` interpolated on ``sol.t``.
+
+        At t = 0 for noiseless phase retrieval the law is known exactly (h, h* Gaussian with
+        correlation m0) and :meth:`gaussian` is returned instead of the samples: the lower
+        tail of ``z = 3 h^2 - h*^2`` is unbounded, which a sample law cannot represent
+        (measured: its BBP margin at alpha = 2.5 was 22 +- 12, 28 +- 8, 17 +- 4 for
+        S = 2000, 8000, 32000 against the exact -1.25, i.e. a spurious outlier)."""
         t = _checks.finite("t", t)
         ts = np.asarray(sol.sample_times, float)
         if ts.size == 0:
@@ -261,6 +283,9 @@ class WeightLaw:
         m = float(np.interp(tk, sol.t, sol.m))
         mu = float(np.interp(tk, sol.t, sol.mu))
         loss: Loss = get_loss(getattr(sol, "loss", PHASE_RETRIEVAL))
+        noise = getattr(sol, "metadata", {}).get("noise", 0.0)
+        if tk == 0.0 and loss.name == PHASE_RETRIEVAL.name and noise == 0.0 and abs(m) < 1:
+            return cls.gaussian(sol.alpha, m, n_quad=256)
         h = np.asarray(sol.h_samples[k], float)
         hs = np.asarray(sol.h_star, float)
         z = loss.fp(h, np.asarray(sol.y, float))
@@ -386,7 +411,7 @@ class WeightLaw:
         """First zero of x_PV'(s) as s decreases from 0- (H4 recipe)."""
         s = self._s_grid_left()
         _, xp, _, _ = self._pv(s)
-        sign = np.flatnonzero(xp[1:] >= 0)
+        sign = np.flatnonzero((xp[:-1] < 0) & (xp[1:] >= 0))
         if sign.size == 0:
             lo = self._s_left_limit()
             if math.isfinite(lo):
@@ -423,7 +448,7 @@ class WeightLaw:
         if math.isfinite(zmax):
             s = s[s < hi * (1 - 1e-9)]
         _, xp, _, _ = self._pv(s)
-        pos = np.flatnonzero(xp[1:] >= 0)
+        pos = np.flatnonzero((xp[:-1] < 0) & (xp[1:] >= 0))
         if pos.size == 0:
             if math.isfinite(zmax) and zmax > 0:
                 x = float(self._pv(np.array([s[-1]]))[0][0])
@@ -448,29 +473,35 @@ class WeightLaw:
         """First root of S_PV(s) as s decreases from 0- (before the PV turning point)."""
         st, how = self._turn_left()
         s = self._s_grid_left(600)
-        s = s[s >= st]
+        s = np.append(s[s > st], st)
         _, _, S, _ = self._pv(s)
+        margin = float(np.nanmax(S))
         up = np.flatnonzero((S[:-1] < 0) & (S[1:] >= 0))
         if up.size == 0:
-            return None, f"S_PV(s) < 0 on the whole branch (max {np.nanmax(S):.4g})", S.max()
+            return None, f"S_PV(s) < 0 on the whole branch (max {margin:.4g})", margin
         i = up[0]
         f = lambda u: float(self._pv(np.array([u]))[2][0])  # noqa: E731
         root = brentq(f, s[i + 1], s[i], xtol=1e-15, rtol=1e-14)
-        return root, "", float(S.max())
+        return root, "", margin
 
     def outlier(self) -> Outlier:
         """BBP outlier (H6): location, squared overlap with w*, width and status."""
         cm2 = 1.0 - self.m**2
-        root, why, _ = self._pv_root()
+        root, why, margin = self._pv_root()
         if root is None:
             return Outlier("absent", math.nan, math.nan, math.nan, math.nan, math.nan,
-                           math.nan, math.nan, why)
+                           math.nan, math.nan, why, margin)
         x, xp, S, Sp = (float(v[0]) for v in self._pv(np.array([root])))
         ov_pv = cm2 * xp / Sp
+        if not ov_pv > 0:  # a pole of G_ee = 1/S must have a positive residue
+            return Outlier("absent", math.nan, math.nan, math.nan, x - self.mu, root, ov_pv,
+                           abs(S), "the root of S_PV has a negative weight (1/S' < 0): not an "
+                           "eigenvalue (seen on sample laws near their lowest sample)", margin)
         isolated = self.bounded_below and 1.0 / root < self.z_min
         if isolated:
             return Outlier("exists", x - self.mu, ov_pv, 0.0, x - self.mu, root, ov_pv,
-                           abs(S), "pole 1/s_out below the support of z: isolated eigenvalue")
+                           abs(S), "pole 1/s_out below the support of z: isolated eigenvalue",
+                           margin)
         # complex route: Re S(x) = 0 on the physical branch, near x_PV
         def reS(xx: float) -> float:
             sc, _, _ = self._solve(np.array([xx]))
@@ -491,7 +522,7 @@ class WeightLaw:
             xr = brentq(reS, lo, hi, xtol=1e-12, rtol=1e-12)
         except ValueError as exc:
             return Outlier("resonance", x - self.mu, ov_pv, math.nan, x - self.mu, root, ov_pv,
-                           abs(S), f"PV root only ({exc})")
+                           abs(S), f"PV root only ({exc})", margin)
         sc, res, _ = self._solve(np.array([xr]))
         xs, xps, A, A1, B, B1 = self._x_of_s(sc)
         Sx = xr - self.alpha * B[0]
@@ -500,7 +531,7 @@ class WeightLaw:
         width = 2.0 * abs(Sx.imag) / Sprime.real
         return Outlier("resonance", xr - self.mu, ov, width, x - self.mu, root, ov_pv,
                        float(abs(Sx.real) + res[0]),
-                       "pole 1/s_out inside the support of z (H7): resonance of nu_e")
+                       "pole 1/s_out inside the support of z (H7): resonance of nu_e", margin)
 
     # ------------------------------------------------------------------ H8
     def finite_n(self, N: int, k_low: int = 3, n_grid: int = 4000) -> FiniteNPicture:
@@ -513,7 +544,9 @@ class WeightLaw:
         nfun = lambda s: N * self.alpha * self.cdf(1.0 / np.asarray(s))  # noqa: E731
         # s range: from n = 1e-12 (far left) to the PV turning point
         s_hi = -1e-6
-        if nfun(s_hi) > 1e-12:
+        if nfun(s_hi) > 1e-12 or nfun(st) <= 1e-12:
+            # all of the branch carries tail states, or none of it does (a law bounded on
+            # the left, e.g. samples: the lowest state is the outlier or the hard edge)
             s_far = s_hi
         else:
             s_far = brentq(lambda u: math.log(nfun(u) + 1e-300) - math.log(1e-12), st, s_hi)
@@ -573,13 +606,26 @@ class SpectrumTrajectory:
     right_edge: np.ndarray
     z_min: np.ndarray
     frac_z_negative: np.ndarray
+    margin: np.ndarray
 
     def t_bbp(self) -> float:
-        """First time at which the outlier is absent (T2), NaN if it never is."""
-        for tk, st in zip(self.t, self.status, strict=True):
-            if st == "absent":
-                return float(tk)
-        return math.nan
+        """First time at which the outlier merges with the bulk (T2), NaN if it never does.
+
+        The BBP margin ``max S_PV`` (see :class:`Outlier`) is linearly interpolated between
+        the last time with the outlier and the first without, so the result is not tied to
+        the grid of ``t`` (midpoint where the margin keeps its sign because the outlier was
+        rejected for a negative weight); ``t[0]`` if there is no outlier at the first time.
+        """
+        present = np.array([st != "absent" for st in self.status]) & (self.margin > 0)
+        gone = np.flatnonzero(~present)
+        if gone.size == 0:
+            return math.nan
+        k = int(gone[0])
+        if k == 0:
+            return float(self.t[0])
+        a, b = self.margin[k - 1], self.margin[k]
+        frac = a / (a - b) if b < 0 else 0.5  # no sign change (e.g. negative weight): midpoint
+        return float(self.t[k - 1] + frac * (self.t[k] - self.t[k - 1]))
 
 
 def spectrum_along(solution: Any, times, n_bins: int | None = None) -> SpectrumTrajectory:
@@ -591,10 +637,10 @@ def spectrum_along(solution: Any, times, n_bins: int | None = None) -> SpectrumT
         out = law.outlier()
         le = law.left_edge()
         re_ = law.right_edge()
-        z = law.backend.z_sorted if hasattr(law.backend, "z_sorted") else law.backend.z
+        frac_neg = float(np.asarray(law.cdf(np.array([0.0]))).ravel()[0])
         rows.append((law.t, law.mu, law.m, out.lam, out.overlap2, out.width, out.status,
-                     le.lam, le.kind, re_.lam, law.z_min, float(np.mean(z < 0))))
+                     le.lam, le.kind, re_.lam, law.z_min, frac_neg, out.margin))
     cols = list(zip(*rows, strict=True))
     arr = lambda i: np.array(cols[i], float)  # noqa: E731
     return SpectrumTrajectory(arr(0), arr(1), arr(2), arr(3), arr(4), arr(5), list(cols[6]),
-                              arr(7), list(cols[8]), arr(9), arr(10), arr(11))
+                              arr(7), list(cols[8]), arr(9), arr(10), arr(11), arr(12))

@@ -91,3 +91,22 @@ def test_reference_growth_curve_is_reproduced_at_small_size():
         k, kr = int(round(t / 0.02)), int(np.argmin(np.abs(r.t - t)))
         se = np.hypot(g.G_sem[k], r.G_sem[kr])
         assert abs(g.G[k] - r.G[kr]) < 4 * se, (t, g.G[k], r.G[kr], se)
+
+
+def test_predicted_success_matches_sampled_uniform_starts():
+    """Closed form 2 Phi(-sqrt(N) m_escape / G_h) vs escapes counted over sampled uniform
+    starts on the sphere (|m0| = |w0 . w*| / N), with a toy G; binomial standard errors."""
+    N, n, m_escape = 300, 20000, 0.5
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((n, N))
+    m0 = np.abs(x[:, 0]) / np.linalg.norm(x, axis=1)  # w* = sqrt(N) e_1, |w0|^2 = N
+    t = np.linspace(0, 2, 21)
+    growths = [pd.GrowthFactor(a, t, np.exp(a * t / 2), np.zeros_like(t)) for a in (3, 4, 5)]
+    a, p, _ = pd.predicted_success(N, growths, t_max=1.0, m_escape=m_escape)
+    for ai, pi in zip(a, p, strict=True):
+        frac = np.mean(m0 * np.exp(ai / 2) >= m_escape)
+        se = np.sqrt(pi * (1 - pi) / n)
+        assert abs(frac - pi) < 4 * se + 1.0 / N  # O(1/N): sphere vs Gaussian m0
+    assert np.median(np.sqrt(N) * m0) == pytest.approx(pd.C_MEDIAN, rel=0.02)
+    with pytest.raises(ValueError, match="known up to"):
+        pd.log_G_horizon(growths[0], 3.0)

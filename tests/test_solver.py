@@ -153,11 +153,18 @@ def test_non_finite_forces_stop_and_keep_results():
         assert np.all(np.isfinite(getattr(s, name))), name
 
 
-def test_large_step_is_bounded_like_normalised_gradient_descent():
-    """The discrete scheme renormalises like E5's projected step: no blow-up, C(t,t) = 1."""
-    s = solve(8.0, 0.1, 2.0, dt=0.25, n_samples=800, seed=0)
-    assert s.status == 0
-    assert np.all(np.abs(s.m) <= 1) and s.c_diag_error < 1e-10
+def test_unstable_step_is_reported_not_integrated():
+    """dt beyond the stability of the explicit step (finite-N analogue: eta lambda_max > 2,
+    lambda_max ~ 45-67 at alpha = 6-15) raises the loss; the march stops and says so, while
+    dt = 0.02 at the same alpha runs through with a non-increasing energy."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        bad = solve(12.0, 0.1, 1.0, dt=0.04, n_samples=2000, seed=1)
+    assert bad.status == -1 and "unstable" in bad.message and "reduce dt" in bad.message
+    assert np.all(np.isfinite(bad.e)) and bad.t.size < 26
+    good = solve(12.0, 0.1, 1.0, dt=0.02, n_samples=2000, seed=1)
+    assert good.status == 0
+    assert np.all(np.diff(good.e) < 3 * good.e_sem[1:] + 1e-12)
 
 
 def test_save_load_round_trip(tmp_path, short_solution):

@@ -22,7 +22,19 @@ def test_validation_report_is_consistent(tmp_path):
     # exact start (THEORY section 1) on both sides
     assert r.theory["m"][0] == pytest.approx(0.3) and r.finite_n["m"][0] == pytest.approx(0.3)
     payload = json.loads(r.to_json(tmp_path / "r.json"))
-    assert set(payload) >= {"t", "theory", "finite_n", "z", "worst_z", "params"}
+    assert set(payload) >= {"t", "theory", "finite_n", "z", "worst_z", "params", "t_hessian",
+                            "hessian_theory", "hessian_finite_n", "hessian_z"}
+    # Hessian snapshots: t = 0 plus hessian_points on the step grid, both sides at those times
+    assert r.t_hessian[0] == 0 and r.t_hessian.size == 6
+    for k in ("lam_1", "lam_2", "overlap2_1"):
+        se = r.hessian_finite_n_sem[k]
+        ok = se > 0
+        np.testing.assert_allclose(r.hessian_z[k][ok], ((r.hessian_theory[k]
+                                   - r.hessian_finite_n[k]) / se)[ok])
+    # ordering and range hold on both routes (H8 expectations are grid integrals: 1e-3 rel.)
+    for side in (r.hessian_theory, r.hessian_finite_n):
+        assert np.all(side["lam_1"] <= side["lam_2"] + 1e-3 * np.abs(side["lam_2"]))
+        assert np.all((side["overlap2_1"] >= 0) & (side["overlap2_1"] <= 1))
 
 
 def test_validate_rejects_single_seed():
@@ -36,7 +48,8 @@ def test_cli_validate_writes_report_and_figure(tmp_path, capsys):
                    "--seeds", "3", "--samples", "1000", "--out", str(out), "--no-progress"])
     assert rc == 0
     assert (out / "validation.json").exists() and (out / "validation.png").stat().st_size > 0
-    assert "worst |z|" in capsys.readouterr().out
+    out_text = capsys.readouterr().out
+    assert "worst |z|" in out_text and "lam_1=" in out_text
 
 
 def test_demo_quick_runs_end_to_end(tmp_path, capsys):
@@ -45,7 +58,7 @@ def test_demo_quick_runs_end_to_end(tmp_path, capsys):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["t0_outlier"]["status"] in {"exists", "resonance", "absent"}
     for name in ("spectrum_t0.png", "validation.png", "growth_factor.png",
-                 "outlier_along.png"):
+                 "outlier_along.png", "phase_diagram.png", "success.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert "alpha_alg" in capsys.readouterr().out
 

@@ -1,0 +1,302 @@
+"""t_BBP(alpha) (T2) and alpha_BBP_TS (T3) from DMFT trajectories; re-exported by
+:mod:`dmft.phase_diagram`.
+
+Both read the BBP *margin* of the Hessian along the trajectory: ``max S_PV(s)`` over the
+left branch (:class:`dmft.spectrum.Outlier`), positive iff the outlier along w* exists (H6)
+and continuous through the transition.
+
+t_BBP (T2)
+    First zero of the margin along the DMFT from ``m0 -> 0+`` (``m0 = 1e-10``: the
+    Hessian law at m = 1e-10 is the m = 0 law to 1e-10), linearly interpolated between the
+    spectrum times. The error combines two refinements, each a rerun of the whole
+    computation: ``dt -> dt/2`` (time discretisation) and an independent seed (Monte Carlo
+    error of the weight law and of the kernels); ``m0 -> m0_check`` is reported to show
+    that the result does not depend on m0.
+
+alpha_BBP_TS (T3)
+    Two routes on long m0 -> 0+ runs at several alphas, each giving the alpha where an
+    order parameter of the late-time (threshold-state) limit changes sign:
+
+    * spectral: the margin averaged over the late window ``[t_max/2, t_max]``;
+    * dynamical: the asymptotic growth rate of the signal, ``r_inf``, from the growth
+      factor ``G = m/m0`` (tangent DMFT): with ``r(t) = d log G/dt`` measured on the windows
+      ``[t_max/4, t_max/2]`` and ``[t_max/2, t_max]`` and the ansatz
+      ``r(t) = r_inf + b/t`` (algebraic growth ``G ~ t^b`` among marginal states gives
+      ``r_inf = 0``; a surviving outlier gives ``r_inf = -lam_out > 0``).
+
+    Each order parameter is fitted linearly in alpha (weighted least squares on the alphas
+    bracketing its first sign change and one neighbour on each side) and its root is the
+    estimate; the quoted value is the mean of the two routes and its uncertainty the larger
+    of their propagated errors and half their difference. The late margin carries a
+    systematic error from the population size (``margin_sys``, measured), added in
+    quadrature.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dmft import _checks
+from dmft.solver import solve
+
+_M0 = 1e-10
+
+
+# ---------------------------------------------------------------------------- T2
+@dataclass
+class BBPTime:
+    """t_BBP(alpha) (T2) with its refinements.
+
+    Attributes
+    ----------
+    alpha : float
+        Sample ratio.
+    t_bbp : float
+        First time the outlier merges with the bulk (GD time units); ``inf`` if it survives
+        up to ``t_max``; 0 if there is none at t = 0.
+    error : float
+        ``sqrt(d_dt^2 + d_seed^2)``: the changes under ``dt -> dt/2`` and under an
+        independent seed, combined in quadrature (NaN if a variant has no merge).
+    variants : dict
+        ``t_bbp`` of every run: ``base``, ``dt/2``, ``seed+1``, ``m0=<m0_check>``.
+    t, margin, lam_out, left_edge : arrays
+        The base run's spectrum times, BBP margin, outlier and left edge (Riemannian).
+    returns : bool
+        Whether the margin turns positive again after t_bbp within t_max (the outlier
+        flickers around the edge: t_bbp is then the *first* merge and noise-limited).
+    """
+
+    alpha: float
+    t_bbp: float
+    error: float
+    variants: dict[str, float]
+    t: np.ndarray
+    margin: np.ndarray
+    lam_out: np.ndarray
+    left_edge: np.ndarray
+    returns: bool
+    params: dict = field(default_factory=dict)
+
+    @property
+    def m0_shift(self) -> float:
+        """``|t_bbp(m0_check) - t_bbp(m0)|``: the m0 dependence (should be ~0)."""
+        key = next(k for k in self.variants if k.startswith("m0="))
+        return abs(self.variants[key] - self.variants["base"])
+
+
+def _bbp_run(alpha, t_max, dt, n_samples, m0, seed, every, n_response):
+    from dmft.spectrum import spectrum_along
+
+    times = np.arange(0.0, t_max + 1e-9, every)
+    sol = solve(alpha, m0, t_max, dt=dt, n_samples=n_samples, seed=seed, n_response=n_response,
+                sample_times=times)
+    if sol.status != 0:
+        raise RuntimeError(f"DMFT for t_BBP(alpha={alpha:g}, dt={dt:g}) failed: {sol.message}")
+    return spectrum_along(sol, sol.sample_times)
+
+
+def t_bbp(alpha: float, t_max: float = 3.0, dt: float = 0.02, n_samples: int = 8000,
+          m0: float = _M0, m0_check: float = 1e-4, seed: int = 0, every: float = 0.05,
+          n_response: int | None = 2000) -> BBPTime:
+    """Time at which the BBP outlier along w* merges with the bulk (T2), with refinements.
+
+    Parameters
+    ----------
+    alpha : float
+        Sample ratio M/N (above alpha_BBP_init, else ``t_bbp = 0``).
+    t_max : float
+        Horizon; ``t_bbp = inf`` if the outlier survives it.
+    dt, n_samples, seed, n_response :
+        Base run of :func:`dmft.solver.solve`; variants use ``dt/2`` and ``seed + 1``.
+    m0, m0_check : float
+        Small initial overlaps (the m0 -> 0+ limit and its check).
+    every : float
+        Spacing of the spectrum times (the margin is interpolated between them).
+    """
+    alpha = _checks.positive("alpha", alpha)
+    t_max = _checks.positive("t_max", t_max)
+    every = _checks.positive("every", every)
+    if every < dt - 1e-12:
+        raise ValueError(f"every={every} must be >= dt={dt}: spectra need solver times")
+    common = {"alpha": alpha, "t_max": t_max, "n_samples": n_samples, "every": every,
+              "n_response": n_response}
+    runs = {
+        "base": _bbp_run(dt=dt, m0=m0, seed=seed, **common),
+        "dt/2": _bbp_run(dt=dt / 2, m0=m0, seed=seed, **common),
+        "seed+1": _bbp_run(dt=dt, m0=m0, seed=seed + 1, **common),
+        f"m0={m0_check:g}": _bbp_run(dt=dt, m0=m0_check, seed=seed, **common),
+    }
+    variants = {k: _first_merge(tr) for k, tr in runs.items()}
+    base = runs["base"]
+    tb = variants["base"]
+    err = math.hypot(variants["dt/2"] - tb, variants["seed+1"] - tb)
+    after = base.t > tb if math.isfinite(tb) else np.zeros(base.t.size, bool)
+    return BBPTime(alpha=alpha, t_bbp=tb, error=err if math.isfinite(err) else math.nan,
+                   variants=variants, t=base.t, margin=base.margin, lam_out=base.lam_out,
+                   left_edge=base.left_edge, returns=bool(np.any(base.margin[after] > 0)),
+                   params={"dt": dt, "m0": m0, "seed": seed, **common})
+
+
+def _first_merge(traj) -> float:
+    tb = traj.t_bbp()
+    return math.inf if math.isnan(tb) else tb
+
+
+# ---------------------------------------------------------------------------- T3
+@dataclass
+class ThresholdStates:
+    """alpha_BBP_TS (T3): late-time order parameters vs alpha and their zero crossings.
+
+    Attributes
+    ----------
+    alphas : (p,) array
+    margin_late, margin_late_sem : (p,) arrays
+        BBP margin averaged over ``[t_max/2, t_max]`` and its standard error (spread over
+        the window's spectrum times, which carry independent weight-law noise).
+    rate_inf, rate_inf_sem : arrays
+        Extrapolated asymptotic growth rate of m/m0 (module docstring) and its error, at
+        ``params["rate_alphas"]`` (the alphas of ``growths`` when given).
+    alpha_margin, alpha_margin_err, alpha_rate, alpha_rate_err : float
+        Zero crossings of the two linear fits and their propagated errors.
+    alpha, error : float
+        Combined estimate and uncertainty (module docstring).
+    method : str
+        The method, in words, for reports.
+    """
+
+    alphas: np.ndarray
+    margin_late: np.ndarray
+    margin_late_sem: np.ndarray
+    rate_inf: np.ndarray
+    rate_inf_sem: np.ndarray
+    alpha_margin: float
+    alpha_margin_err: float
+    alpha_rate: float
+    alpha_rate_err: float
+    alpha: float
+    error: float
+    method: str
+    params: dict = field(default_factory=dict)
+
+
+def _ts_point(alpha: float, t_max: float, dt: float, n_samples: int, seed: int,
+              every: float) -> dict[str, np.ndarray]:
+    from dmft.spectrum import spectrum_along
+
+    times = np.arange(0.0, t_max + 1e-9, every)
+    sol = solve(alpha, _M0, t_max, dt=dt, n_samples=n_samples, seed=seed, sample_times=times)
+    if sol.status != 0:
+        raise RuntimeError(f"DMFT for alpha_BBP_TS at alpha={alpha:g} failed: {sol.message}")
+    tr = spectrum_along(sol, sol.sample_times)
+    return {"t": sol.t, "G": sol.m / _M0, "G_sem": sol.m_sem / _M0, "t_spec": tr.t,
+            "margin": tr.margin}
+
+
+def _late_margin(t, margin, t_max) -> tuple[float, float]:
+    late = margin[(t >= t_max / 2) & np.isfinite(margin)]
+    return float(late.mean()), float(late.std(ddof=1) / math.sqrt(late.size))
+
+
+def _window_rate(t, G, G_sem, a, b) -> tuple[float, float]:
+    """Slope of log G between t = a and t = b and its error from the end points."""
+    ia, ib = int(np.argmin(abs(t - a))), int(np.argmin(abs(t - b)))
+    rate = math.log(G[ib] / G[ia]) / (t[ib] - t[ia])
+    err = math.hypot(G_sem[ia] / G[ia], G_sem[ib] / G[ib]) / (t[ib] - t[ia])
+    return rate, err
+
+
+def _rate_inf(t, G, G_sem, t_max) -> tuple[float, float]:
+    if np.any(G <= 0):
+        return math.nan, math.nan
+    r1, e1 = _window_rate(t, G, G_sem, t_max / 4, t_max / 2)
+    r2, e2 = _window_rate(t, G, G_sem, t_max / 2, t_max)
+    t1, t2 = 3 * t_max / 8, 3 * t_max / 4  # window midpoints
+    # r(t) = r_inf + b / t through the two windows
+    r_inf = (r2 * t2 - r1 * t1) / (t2 - t1)
+    return r_inf, math.hypot(e2 * t2, e1 * t1) / (t2 - t1)
+
+
+def _root_linear(a, y, err) -> tuple[float, float]:
+    """Root of the weighted least-squares line through (a, y +- err) near the first sign
+    change (the bracketing pair and one neighbour on each side), with its error; NaN when
+    y does not change sign over the swept alphas."""
+    ok = np.isfinite(y) & np.isfinite(err) & (err > 0)
+    a, y, err = a[ok], y[ok], err[ok]
+    up = np.flatnonzero((y[:-1] < 0) & (y[1:] >= 0))
+    if up.size == 0:
+        return math.nan, math.nan
+    sel = slice(max(0, up[0] - 1), up[0] + 3)
+    a, y, w = a[sel], y[sel], 1.0 / err[sel] ** 2
+    A = np.vstack([np.ones(a.size), a]).T
+    cov = np.linalg.inv(A.T @ (A * w[:, None]))
+    c0, c1 = cov @ (A.T @ (w * y))
+    if c1 <= 0:
+        return math.nan, math.nan
+    root = -c0 / c1
+    grad = np.array([-1.0 / c1, c0 / c1**2])
+    return float(root), float(math.sqrt(grad @ cov @ grad))
+
+
+def alpha_bbp_ts(alphas: Sequence[float] = (9.0, 10.0, 11.0, 12.0, 13.0), t_max: float = 10.0,
+                 dt: float = 0.02, n_samples: int = 4000, seed: int = 0, every: float = 0.25,
+                 margin_sys: float = 0.45, growths: Sequence | None = None,
+                 executor: Executor | None = None,
+                 cache_dir: str | Path | None = None) -> ThresholdStates:
+    """alpha_BBP_TS (T3): where the outlier survives the threshold-state limit.
+
+    Runs the DMFT from ``m0 = 1e-10`` to ``t_max`` at every alpha (in parallel through
+    ``executor`` and cached, like :func:`dmft.phase_diagram.sweep`) and combines the
+    spectral and dynamical routes of the module docstring. ``t_max`` must keep
+    ``1e-10 G(t) << 1`` (linear regime): ``log G(10) = 16.7`` at alpha = 13.
+
+    Parameters
+    ----------
+    margin_sys : float
+        Systematic error added in quadrature to every late margin: its scatter between
+        population sizes, measured 0.4-0.5 at alpha = 10 and 12 (S = 4000-32000, t in
+        [2.5, 5]), larger than the within-run standard error (0.15-0.3).
+    growths : sequence of GrowthFactor, optional
+        Longer growth factors for the rate route (e.g. the shipped ones, t <= 20); default:
+        the G of these runs, windows ``[t_max/4, t_max/2]`` and ``[t_max/2, t_max]``.
+    """
+    from dmft.phase_diagram import sweep
+
+    a = np.array([_checks.positive("alpha", x) for x in alphas])
+    if a.size < 2:
+        raise ValueError("alpha_bbp_ts needs at least two alphas to locate a sign change")
+    params = {"t_max": _checks.positive("t_max", t_max), "dt": dt, "n_samples": n_samples,
+              "seed": seed, "every": every}
+    points = sweep(_ts_point, a, executor=executor, cache_dir=cache_dir, **params)
+    mg = np.array([_late_margin(p["t_spec"], p["margin"], t_max) for p in points])
+    mg[:, 1] = np.hypot(mg[:, 1], margin_sys)
+    if growths is None:
+        ra, rt = a, np.array([_rate_inf(p["t"], p["G"], p["G_sem"], t_max) for p in points])
+        t_rate = t_max
+    else:
+        ra = np.array([g.alpha for g in growths])
+        t_rate = float(min(g.t[-1] for g in growths))
+        rt = np.array([_rate_inf(g.t, g.G, g.G_sem, t_rate) for g in growths])
+    am, am_err = _root_linear(a, mg[:, 0], mg[:, 1])
+    ar, ar_err = _root_linear(ra, rt[:, 0], rt[:, 1])
+    both = np.array([am, ar])
+    est = float(np.nanmean(both)) if np.isfinite(both).any() else math.nan
+    spread = abs(am - ar) / 2 if np.isfinite(both).all() else 0.0
+    error = float(np.nanmax([am_err, ar_err, spread]))
+    method = ("zero crossings (weighted line through the bracketing alphas and one neighbour "
+              "each side) of (i) the BBP margin max S_PV averaged over t in "
+              f"[{t_max / 2:g}, {t_max:g}] (+- {margin_sys:g} systematic) and (ii) the growth "
+              "rate of m/m0 extrapolated as r(t) = r_inf + b/t from the windows "
+              f"[{t_rate / 4:g}, {t_rate / 2:g}] and [{t_rate / 2:g}, {t_rate:g}]; estimate = "
+              "mean of the two, error = max(statistical errors, half their difference)")
+    return ThresholdStates(alphas=a, margin_late=mg[:, 0], margin_late_sem=mg[:, 1],
+                           rate_inf=rt[:, 0], rate_inf_sem=rt[:, 1], alpha_margin=am,
+                           alpha_margin_err=am_err, alpha_rate=ar, alpha_rate_err=ar_err,
+                           alpha=est, error=error, method=method,
+                           params={**params, "margin_sys": margin_sys, "t_rate": t_rate,
+                                   "rate_alphas": ra.tolist()})

@@ -1,0 +1,83 @@
+"""t_BBP (T2) and alpha_BBP_TS (T3): the BBP margin, its interpolation and the fits."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+from dmft._bbp import _rate_inf, _root_linear
+from dmft.figures import reference_bbp
+from dmft.phase_diagram import t_bbp
+from dmft.spectrum import SpectrumTrajectory, WeightLaw
+from dmft.thresholds import alpha_bbp_init
+
+
+def test_margin_changes_sign_at_alpha_bbp_init():
+    """Two routes to T1: the zero of the BBP margin max S_PV (a grid maximum on the PV
+    branch) and the tangency solve of :func:`alpha_bbp_init` (Newton on S = S' = 0)."""
+    margin = lambda a: WeightLaw.gaussian(a, m=0.0, n_quad=256).outlier().margin  # noqa: E731
+    assert margin(3.0) < 0 < margin(3.3)
+    root = brentq(margin, 3.0, 3.3, xtol=1e-6)
+    ref = alpha_bbp_init(n_quads=(128, 256))
+    # the grid maximum of S_PV is below the true maximum by O(grid^2): tolerance 1e-3
+    assert abs(root - ref.alpha) < 1e-3
+
+
+def _traj(t, margin):
+    n = len(t)
+    nan = np.full(n, np.nan)
+    status = ["exists" if x > 0 else "absent" for x in margin]
+    return SpectrumTrajectory(np.asarray(t, float), nan, nan, nan, nan, nan, status, nan,
+                              ["hard"] * n, nan, nan, nan, np.asarray(margin, float))
+
+
+def test_t_bbp_interpolates_the_margin_between_grid_points():
+    t = np.linspace(0, 1, 11)
+    tr = _traj(t, 0.37 - t)  # linear margin: exact zero at 0.37
+    assert tr.t_bbp() == pytest.approx(0.37, abs=1e-12)
+    assert math.isnan(_traj(t, 1 + t).t_bbp())
+    assert _traj(t, -1 - t).t_bbp() == 0.0
+
+
+def test_rate_extrapolation_separates_algebraic_from_exponential_growth():
+    t = np.linspace(0, 10, 501)
+    sem = np.full(t.size, 1e-6)
+    power = 1 + t**2  # marginal states: G ~ t^b, r_inf = 0
+    r0, _ = _rate_inf(t, power, sem * power, 10.0)
+    expo = np.exp(0.3 * t) * (1 + t**2)  # surviving outlier: rate 0.3 on top
+    r1, _ = _rate_inf(t, expo, sem * expo, 10.0)
+    # the b/t ansatz is exact for t^b; (1 + t^2) deviates by O(1/t^3): 0.05 of 2/t
+    assert abs(r0) < 0.05 and abs(r1 - 0.3) < 0.05
+
+
+def test_root_linear_recovers_a_known_crossing_and_its_error():
+    rng = np.random.default_rng(1)
+    a = np.linspace(8, 13, 6)
+    roots = []
+    for _ in range(400):
+        y = 0.5 * (a - 10.4) + rng.normal(0, 0.2, a.size)
+        roots.append(_root_linear(a, y, np.full(a.size, 0.2)))
+    roots = np.array(roots)
+    assert abs(roots[:, 0].mean() - 10.4) < 3 * roots[:, 0].std() / 20
+    assert roots[:, 1].mean() == pytest.approx(roots[:, 0].std(), rel=0.15)
+
+
+def test_small_t_bbp_matches_shipped_reference():
+    """Recompute t_BBP(8) at small size and compare with data/bbp_times.json within the
+    combined refinement errors (both sides carry one)."""
+    ref = reference_bbp()["t_bbp"][8.0]
+    r = t_bbp(8.0, t_max=0.8, n_samples=2000, every=0.05)
+    assert set(r.variants) == {"base", "dt/2", "seed+1", "m0=0.0001"}
+    assert math.isfinite(r.t_bbp) and math.isfinite(r.error)
+    # + every: linear interpolation of a curved margin can be off by up to one grid step
+    assert abs(r.t_bbp - ref["t"]) < 3 * math.hypot(r.error, ref["error"]) + 0.05
+
+
+def test_t_bbp_rejects_bad_input():
+    with pytest.raises(ValueError, match="every"):
+        t_bbp(6.0, dt=0.02, every=0.01)
+    with pytest.raises(ValueError, match="alpha"):
+        t_bbp(-1.0)
