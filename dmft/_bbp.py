@@ -61,10 +61,11 @@ class BBPTime:
         First time the outlier merges with the bulk (GD time units); ``inf`` if it survives
         up to ``t_max``; 0 if there is none at t = 0.
     error : float
-        ``sqrt(d_dt^2 + d_seed^2)``: the changes under ``dt -> dt/2`` and under an
-        independent seed, combined in quadrature (NaN if a variant has no merge).
+        ``sqrt(d_dt^2 + d_seed^2 + d_4S^2)``: the changes under ``dt -> dt/2``, an
+        independent seed and a four times larger population (other seed), in quadrature
+        (NaN if a variant has no merge).
     variants : dict
-        ``t_bbp`` of every run: ``base``, ``dt/2``, ``seed+1``, ``m0=<m0_check>``.
+        ``t_bbp`` of every run: ``base``, ``dt/2``, ``seed+1``, ``m0=<m0_check>``, ``4S``.
     t, margin, lam_out, left_edge : arrays
         The base run's spectrum times, BBP margin, outlier and left edge (Riemannian).
     returns : bool
@@ -113,7 +114,8 @@ def t_bbp(alpha: float, t_max: float = 3.0, dt: float = 0.02, n_samples: int = 8
     t_max : float
         Horizon; ``t_bbp = inf`` if the outlier survives it.
     dt, n_samples, seed, n_response :
-        Base run of :func:`dmft.solver.solve`; variants use ``dt/2`` and ``seed + 1``.
+        Base run of :func:`dmft.solver.solve`; variants use ``dt/2``, ``seed + 1`` and
+        ``4 n_samples`` (with ``seed + 2``).
     m0, m0_check : float
         Small initial overlaps (the m0 -> 0+ limit and its check).
     every : float
@@ -132,10 +134,11 @@ def t_bbp(alpha: float, t_max: float = 3.0, dt: float = 0.02, n_samples: int = 8
         "seed+1": _bbp_run(dt=dt, m0=m0, seed=seed + 1, **common),
         f"m0={m0_check:g}": _bbp_run(dt=dt, m0=m0_check, seed=seed, **common),
     }
+    runs["4S"] = _bbp_run(dt=dt, m0=m0, seed=seed + 2, **{**common, "n_samples": 4 * n_samples})
     variants = {k: _first_merge(tr) for k, tr in runs.items()}
     base = runs["base"]
     tb = variants["base"]
-    err = math.hypot(variants["dt/2"] - tb, variants["seed+1"] - tb)
+    err = math.sqrt(sum((variants[k] - tb) ** 2 for k in ("dt/2", "seed+1", "4S")))
     after = base.t > tb if math.isfinite(tb) else np.zeros(base.t.size, bool)
     return BBPTime(alpha=alpha, t_bbp=tb, error=err if math.isfinite(err) else math.nan,
                    variants=variants, t=base.t, margin=base.margin, lam_out=base.lam_out,

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -56,7 +57,7 @@ __all__ = ["GrowthFactor", "growth_factor", "AlgorithmicThreshold", "alpha_alg",
            "invert_growth", "sweep", "reference_growth", "write_reference_growth",
            "wilson_interval", "fit_alpha_50", "LogisticFit", "SuccessCurve",
            "success_probability", "C_MEDIAN", "log_G_horizon", "predicted_success",
-           "threshold_at_horizon",
+           "threshold_at_horizon", "implied_m_escape",
            "t_bbp", "BBPTime", "alpha_bbp_ts", "ThresholdStates"]
 
 _M0_TANGENT = 1e-10
@@ -241,6 +242,24 @@ def predicted_success(N: float, growths: Sequence[GrowthFactor], t_max: float,
     x = np.sqrt(N) * m_escape * np.exp(-lg)
     p = 2 * norm.sf(x)
     return a, p, 2 * norm.pdf(x) * x * lg_err
+
+
+def implied_m_escape(curve: SuccessCurve, growths: Sequence[GrowthFactor],
+                     c: float = C_MEDIAN) -> tuple[float, float]:
+    """The ``m_escape`` that puts the predicted 50 % point on a measured one (T4).
+
+    ``m_escape = c G_h(alpha_50) / sqrt(N)`` with ``G_h`` the growth up to the curve's
+    ``t_max`` (capped at the end of G), interpolated linearly in alpha in ``log G_h``; the
+    error propagates ``alpha_50_err`` through the local slope. If the log N law of T4 holds,
+    the values implied by different N agree.
+    """
+    horizon = min(curve.t_max, min(g.t[-1] for g in growths))
+    a = np.array([g.alpha for g in growths])
+    lg = np.array([log_G_horizon(g, horizon)[0] for g in growths])
+    at = float(np.interp(curve.alpha_50, a, lg))
+    slope = float(np.gradient(lg, a)[np.argmin(abs(a - curve.alpha_50))])
+    m_esc = c * math.exp(at) / math.sqrt(curve.N)
+    return m_esc, m_esc * abs(slope) * curve.alpha_50_err
 
 
 def _growth_point(alpha: float, **params) -> dict[str, np.ndarray]:
