@@ -7,7 +7,7 @@
 * ``data/success_N<N>.npz``: finite-N success curves (:func:`success_probability`), read
   from the cache of ``benchmarks/success_rates.py`` when present (same parameters).
 
-Run: ``python benchmarks/reference_data.py [--part growth|bbp|success|all]``; the growth
+Run: ``python benchmarks/reference_data.py [--part growth|bbp|success|all] [--n N ...]``; the growth
 factors take about an hour on one core, t_BBP and alpha_BBP_TS about 15 minutes, the
 success curves hours (each point is cached in the temporary directory).
 """
@@ -74,9 +74,11 @@ def _bbp(path: Path) -> None:
     path.write_text(json.dumps(out, indent=1, default=float))
 
 
-def _success(data: Path) -> None:
+def _success(data: Path, only: list[int] | None) -> None:
     with ThreadPoolExecutor(1) as ex:
         for N, alphas, runs, t_max, eta in SUCCESS:
+            if only and N not in only:
+                continue
             c = success_probability(N, alphas, runs=runs, t_max=t_max, eta=eta, executor=ex,
                                     cache_dir=CACHE / "dmft_success_rates")
             c.save(data / f"success_N{N}.npz")
@@ -86,6 +88,8 @@ def _success(data: Path) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--part", choices=("growth", "bbp", "success", "all"), default="all")
+    p.add_argument("--n", type=int, nargs="+", default=None,
+                   help="success part: only these N (default: all of SUCCESS)")
     args = p.parse_args()
     if args.part in ("growth", "all"):
         with ThreadPoolExecutor(1) as ex:
@@ -94,7 +98,7 @@ def main() -> None:
     if args.part in ("bbp", "all"):
         _bbp(REFERENCE_BBP)
     if args.part in ("success", "all"):
-        _success(DATA)
+        _success(DATA, args.n)
 
 
 if __name__ == "__main__":

@@ -25,11 +25,11 @@ alpha_BBP_TS (T3)
       ``r_inf = 0``; a surviving outlier gives ``r_inf = -lam_out > 0``).
 
     Each order parameter is fitted linearly in alpha (weighted least squares on the alphas
-    bracketing its first sign change and one neighbour on each side) and its root is the
-    estimate; the quoted value is the mean of the two routes and its uncertainty the larger
-    of their propagated errors and half their difference. The late margin carries a
-    systematic error from the population size (``margin_sys``, measured), added in
-    quadrature.
+    bracketing its last upward sign change and one neighbour on each side) and its root is
+    the route's estimate (NaN if it never crosses); the quoted value is the inverse-variance
+    mean of the routes that cross, its uncertainty the larger of the mean's error and half
+    the routes' difference. The late margin carries a systematic error from the population
+    size (``margin_sys``, measured), added in quadrature.
 """
 
 from __future__ import annotations
@@ -226,15 +226,17 @@ def _rate_inf(t, G, G_sem, t_max) -> tuple[float, float]:
 
 
 def _root_linear(a, y, err) -> tuple[float, float]:
-    """Root of the weighted least-squares line through (a, y +- err) near the first sign
-    change (the bracketing pair and one neighbour on each side), with its error; NaN when
-    y does not change sign over the swept alphas."""
+    """Root of the weighted least-squares line through (a, y +- err) near the last upward
+    sign change (the bracketing pair and one neighbour on each side), with its error; NaN
+    when y does not change sign over the swept alphas. The order parameter must stay
+    positive above the threshold, so an earlier up-crossing that is followed by a return
+    below zero is noise."""
     ok = np.isfinite(y) & np.isfinite(err) & (err > 0)
     a, y, err = a[ok], y[ok], err[ok]
     up = np.flatnonzero((y[:-1] < 0) & (y[1:] >= 0))
     if up.size == 0:
         return math.nan, math.nan
-    sel = slice(max(0, up[0] - 1), up[0] + 3)
+    sel = slice(max(0, up[-1] - 1), up[-1] + 3)
     a, y, w = a[sel], y[sel], 1.0 / err[sel] ** 2
     A = np.vstack([np.ones(a.size), a]).T
     cov = np.linalg.inv(A.T @ (A * w[:, None]))
@@ -244,6 +246,18 @@ def _root_linear(a, y, err) -> tuple[float, float]:
     root = -c0 / c1
     grad = np.array([-1.0 / c1, c0 / c1**2])
     return float(root), float(math.sqrt(grad @ cov @ grad))
+
+
+def _combine(*routes: tuple[float, float]) -> tuple[float, float]:
+    """Inverse-variance mean of the finite ``(value, error)`` routes; its error, floored at
+    half the spread of the routes (NaN, NaN if none is finite)."""
+    ok = [(v, e) for v, e in routes if math.isfinite(v) and math.isfinite(e) and e > 0]
+    if not ok:
+        return math.nan, math.nan
+    v, e = np.array(ok).T
+    w = 1.0 / e**2
+    est = float(np.sum(w * v) / np.sum(w))
+    return est, float(max(1.0 / math.sqrt(np.sum(w)), (v.max() - v.min()) / 2))
 
 
 def alpha_bbp_ts(alphas: Sequence[float] = (9.0, 10.0, 11.0, 12.0, 13.0), t_max: float = 10.0,
@@ -287,16 +301,14 @@ def alpha_bbp_ts(alphas: Sequence[float] = (9.0, 10.0, 11.0, 12.0, 13.0), t_max:
         rt = np.array([_rate_inf(g.t, g.G, g.G_sem, t_rate) for g in growths])
     am, am_err = _root_linear(a, mg[:, 0], mg[:, 1])
     ar, ar_err = _root_linear(ra, rt[:, 0], rt[:, 1])
-    both = np.array([am, ar])
-    est = float(np.nanmean(both)) if np.isfinite(both).any() else math.nan
-    spread = abs(am - ar) / 2 if np.isfinite(both).all() else 0.0
-    error = float(np.nanmax([am_err, ar_err, spread]))
+    est, error = _combine((am, am_err), (ar, ar_err))
     method = ("zero crossings (weighted line through the bracketing alphas and one neighbour "
               "each side) of (i) the BBP margin max S_PV averaged over t in "
               f"[{t_max / 2:g}, {t_max:g}] (+- {margin_sys:g} systematic) and (ii) the growth "
               "rate of m/m0 extrapolated as r(t) = r_inf + b/t from the windows "
               f"[{t_rate / 4:g}, {t_rate / 2:g}] and [{t_rate / 2:g}, {t_rate:g}]; estimate = "
-              "mean of the two, error = max(statistical errors, half their difference)")
+              "inverse-variance mean of the routes that cross, error = max(its error, half "
+              "the routes' difference)")
     return ThresholdStates(alphas=a, margin_late=mg[:, 0], margin_late_sem=mg[:, 1],
                            rate_inf=rt[:, 0], rate_inf_sem=rt[:, 1], alpha_margin=am,
                            alpha_margin_err=am_err, alpha_rate=ar, alpha_rate_err=ar_err,

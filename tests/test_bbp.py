@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from dmft._bbp import _rate_inf, _root_linear
+from dmft._bbp import _combine, _rate_inf, _root_linear
 from dmft.figures import reference_bbp
 from dmft.phase_diagram import t_bbp
 from dmft.spectrum import SpectrumTrajectory, WeightLaw
@@ -81,3 +81,22 @@ def test_t_bbp_rejects_bad_input():
         t_bbp(6.0, dt=0.02, every=0.01)
     with pytest.raises(ValueError, match="alpha"):
         t_bbp(-1.0)
+
+
+def test_root_linear_uses_the_last_upward_crossing():
+    """A noise crossing at small alpha followed by a return below zero is not the
+    threshold: the order parameter must stay positive above it."""
+    a = np.arange(4.0, 13.0)
+    y = np.where(a < 11, -1.0, 1.0) * abs(a - 10.5)
+    y[1] = 0.3  # an isolated up-crossing at alpha = 5
+    root, err = _root_linear(a, y, np.full(a.size, 0.1))
+    assert 10 < root < 11 and err > 0
+
+
+def test_combine_weights_routes_and_floors_the_error_at_their_spread():
+    est, err = _combine((12.0, 0.3), (13.0, 3.0))
+    w = np.array([1 / 0.3**2, 1 / 3.0**2])
+    assert est == pytest.approx((w @ [12.0, 13.0]) / w.sum())
+    assert err == pytest.approx(0.5)  # half the difference > 1/sqrt(sum w) = 0.2985
+    assert _combine((12.0, 0.3), (math.nan, math.nan)) == pytest.approx((12.0, 0.3))
+    assert all(math.isnan(x) for x in _combine((math.nan, math.nan)))
