@@ -67,6 +67,7 @@ def run_demo(out: str | Path = "dmft-demo", quick: bool = False, progress: bool 
     growths = [growth_factor(a, t_max=t_growth, dt=0.02, n_samples=S) for a in alphas]
     plotting.plot_growth(growths).savefig(out / "growth_factor.png", dpi=120)
     summary["log_G_max"] = {f"{g.alpha:g}": g.log_G_max for g in growths}
+    summary["t_growth"] = t_growth
 
     from dmft.solver import solve
 
@@ -98,9 +99,10 @@ def format_summary(summary: dict, out: str | Path) -> str:
         f"  random start (t = 0): BBP {o['status']} at lam = {o['lam_out']:.3f}, "
         f"overlap^2 = {o['overlap2']:.3f}, width = {o['width']:.3f}",
         f"  t_BBP(alpha = {summary['alpha']:g}) = {summary['t_bbp']:.3g}",
-        "  log G_max(alpha): " + ", ".join(f"{a}: {v:.2f}"
-                                           for a, v in summary["log_G_max"].items()),
-        "  alpha_alg(N): " + ", ".join(f"N={n}: {v:.2f}" for n, v in summary["alpha_alg"].items()),
+        f"  log G_max(alpha) over t <= {summary['t_growth']:g}: "
+        + ", ".join(f"{a}: {v:.2f}" for a, v in summary["log_G_max"].items()),
+        "  alpha_alg(N) (T4, same horizon, m_escape = 0.5): "
+        + ", ".join(f"N={n}: {v:.2f}" for n, v in summary["alpha_alg"].items()),
         f"  DMFT vs N = {summary['N']} from m0 = {summary['m0']:g}: m(t_end) = "
         f"{summary['m_final']['dmft']:.3f} vs {summary['m_final']['finite_n']:.3f}; worst |z| "
         + ", ".join(f"{k} {v:.1f}" for k, v in summary["validation_worst_z"].items()),

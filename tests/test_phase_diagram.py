@@ -84,7 +84,7 @@ def test_alpha_alg_rejects_bad_sizes():
 def test_reference_growth_curve_is_reproduced_at_small_size():
     """data/growth_factor.npz vs a fresh, independent (other seed, fewer paths) solve."""
     ref = {g.alpha: g for g in pd.reference_growth()}
-    assert sorted(ref) == list(np.arange(3.0, 14.0))
+    assert sorted(ref) == list(np.arange(4.0, 13.0))  # data/README.md
     g = pd.growth_factor(8.0, t_max=2.0, dt=0.02, n_samples=4000, seed=11)
     r = ref[8.0]
     for t in (0.5, 1.0, 1.5, 2.0):
@@ -110,3 +110,22 @@ def test_predicted_success_matches_sampled_uniform_starts():
     assert np.median(np.sqrt(N) * m0) == pytest.approx(pd.C_MEDIAN, rel=0.02)
     with pytest.raises(ValueError, match="known up to"):
         pd.log_G_horizon(growths[0], 3.0)
+
+
+def test_implied_m_escape_inverts_the_predicted_threshold():
+    """Forward (m_escape -> alpha_alg, :func:`threshold_at_horizon`) and backward
+    (alpha_50 -> m_escape, :func:`implied_m_escape`) routes agree on a toy G with
+    log G_h = alpha exactly linear in alpha."""
+    t = np.linspace(0, 2, 21)
+    growths = [pd.GrowthFactor(a, t, np.exp(a * t / 2), np.zeros_like(t))
+               for a in np.arange(3.0, 9.0)]
+    N, m_escape = 5000, 0.3  # log(sqrt(N) m_escape / c) = 3.45, inside alpha = 3..8
+    a50 = float(pd.threshold_at_horizon([N], growths, 2.0, m_escape=m_escape).alpha_alg[0])
+    assert 3 < a50 < 8
+    z = np.zeros(1)
+    curve = pd.SuccessCurve(N=N, alphas=np.array([a50]), successes=z, trials=z + 1, rate=z,
+                            ci_low=z, ci_high=z, t_max=5.0, eta=0.01, alpha_50=a50,
+                            alpha_50_err=0.1, t_hit=np.zeros((1, 1)))
+    m, err = pd.implied_m_escape(curve, growths)  # t_max 5 > end of G: capped at t = 2
+    assert m == pytest.approx(m_escape, rel=1e-12)
+    assert err == pytest.approx(m_escape * 1.0 * 0.1, rel=1e-9)  # d log G_h / d alpha = 1
