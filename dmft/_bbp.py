@@ -27,9 +27,10 @@ alpha_BBP_TS (T3)
     Each order parameter is fitted linearly in alpha (weighted least squares on the alphas
     bracketing its last upward sign change and one neighbour on each side) and its root is
     the route's estimate (NaN if it never crosses); the quoted value is the inverse-variance
-    mean of the routes that cross, its uncertainty the larger of the mean's error and half
-    the routes' difference. The late margin carries a systematic error from the population
-    size (``margin_sys``, measured), added in quadrature.
+    mean of the routes that cross, its uncertainty the mean's error scaled up by
+    ``sqrt(chi^2 / (n - 1))`` when the routes disagree beyond their errors. The late
+    margin carries a systematic error from the population size (``margin_sys``,
+    measured), added in quadrature.
 """
 
 from __future__ import annotations
@@ -249,15 +250,18 @@ def _root_linear(a, y, err) -> tuple[float, float]:
 
 
 def _combine(*routes: tuple[float, float]) -> tuple[float, float]:
-    """Inverse-variance mean of the finite ``(value, error)`` routes; its error, floored at
-    half the spread of the routes (NaN, NaN if none is finite)."""
+    """Inverse-variance mean of the finite ``(value, error)`` routes and its error, scaled
+    up by ``sqrt(chi^2 / (n - 1))`` when the routes disagree beyond their errors (the
+    Particle Data Group rule); NaN, NaN if no route is finite."""
     ok = [(v, e) for v, e in routes if math.isfinite(v) and math.isfinite(e) and e > 0]
     if not ok:
         return math.nan, math.nan
     v, e = np.array(ok).T
     w = 1.0 / e**2
     est = float(np.sum(w * v) / np.sum(w))
-    return est, float(max(1.0 / math.sqrt(np.sum(w)), (v.max() - v.min()) / 2))
+    chi2 = float(np.sum(w * (v - est) ** 2))
+    scale = math.sqrt(max(1.0, chi2 / (v.size - 1))) if v.size > 1 else 1.0
+    return est, scale / math.sqrt(float(np.sum(w)))
 
 
 def alpha_bbp_ts(alphas: Sequence[float] = (9.0, 10.0, 11.0, 12.0, 13.0), t_max: float = 10.0,
@@ -307,8 +311,8 @@ def alpha_bbp_ts(alphas: Sequence[float] = (9.0, 10.0, 11.0, 12.0, 13.0), t_max:
               f"[{t_max / 2:g}, {t_max:g}] (+- {margin_sys:g} systematic) and (ii) the growth "
               "rate of m/m0 extrapolated as r(t) = r_inf + b/t from the windows "
               f"[{t_rate / 4:g}, {t_rate / 2:g}] and [{t_rate / 2:g}, {t_rate:g}]; estimate = "
-              "inverse-variance mean of the routes that cross, error = max(its error, half "
-              "the routes' difference)")
+              "inverse-variance mean of the routes that cross, error scaled by "
+              "sqrt(chi^2/(n-1)) when they disagree beyond their errors")
     return ThresholdStates(alphas=a, margin_late=mg[:, 0], margin_late_sem=mg[:, 1],
                            rate_inf=rt[:, 0], rate_inf_sem=rt[:, 1], alpha_margin=am,
                            alpha_margin_err=am_err, alpha_rate=ar, alpha_rate_err=ar_err,

@@ -93,10 +93,14 @@ def test_root_linear_uses_the_last_upward_crossing():
     assert 10 < root < 11 and err > 0
 
 
-def test_combine_weights_routes_and_floors_the_error_at_their_spread():
-    est, err = _combine((12.0, 0.3), (13.0, 3.0))
+def test_combine_weights_routes_and_inflates_the_error_only_on_disagreement():
     w = np.array([1 / 0.3**2, 1 / 3.0**2])
+    # consistent routes: the uninformative one barely moves the estimate or its error
+    est, err = _combine((12.0, 0.3), (13.0, 3.0))
     assert est == pytest.approx((w @ [12.0, 13.0]) / w.sum())
-    assert err == pytest.approx(0.5)  # half the difference > 1/sqrt(sum w) = 0.2985
+    assert err == pytest.approx(1 / math.sqrt(w.sum()))
+    # routes 5 sigma apart: error scaled by sqrt(chi^2) (one degree of freedom)
+    est, err = _combine((12.0, 0.3), (10.0, 0.3))
+    assert est == pytest.approx(11.0) and err == pytest.approx(1.0)
     assert _combine((12.0, 0.3), (math.nan, math.nan)) == pytest.approx((12.0, 0.3))
     assert all(math.isnan(x) for x in _combine((math.nan, math.nan)))
