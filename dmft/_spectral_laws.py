@@ -173,7 +173,8 @@ class DensityLaw:
         law = cls(b, p, p2, zs)
         # exact normalisation: total mass 1 and E[g^2] equal to the sample mean
         law.p = law.p / law.mass0
-        law.p2 = law.p2 * (float(np.mean(g2s)) / law.mass2)
+        if law.mass2 > 0:  # g = 0 (no coupling to the signal) keeps p2 = 0
+            law.p2 = law.p2 * (float(np.mean(g2s)) / law.mass2)
         return cls(b, law.p, law.p2, zs)
 
     def _cauchy(self, w: np.ndarray):

@@ -58,6 +58,7 @@ def run_demo(out: str | Path = "dmft-demo", quick: bool = False, progress: bool 
     report = validate(ALPHA_DEMO, n_check, m0=M0_DEMO, t_max=t_max, eta=0.02, seeds=4,
                       n_samples=S, progress=progress)
     summary["validation_worst_z"] = report.worst_z
+    summary["validation_hessian_worst_z"] = report.hessian_worst_z
     summary["m_final"] = {"dmft": float(report.theory["m"][-1]),
                           "finite_n": float(report.finite_n["m"][-1])}
     report.to_json(out / "validation.json")
@@ -106,6 +107,8 @@ def format_summary(summary: dict, out: str | Path) -> str:
         f"  DMFT vs N = {summary['N']} from m0 = {summary['m0']:g}: m(t_end) = "
         f"{summary['m_final']['dmft']:.3f} vs {summary['m_final']['finite_n']:.3f}; worst |z| "
         + ", ".join(f"{k} {v:.1f}" for k, v in summary["validation_worst_z"].items()),
+        "  Hessian (H8 of the DMFT law vs Lanczos), worst |z|: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in summary["validation_hessian_worst_z"].items()),
     ]
     ts, ts_err = summary["alpha_bbp_ts_reference"]
     lines.insert(1, f"  alpha_BBP_init = {summary['alpha_bbp_init']:.6f} "

@@ -186,6 +186,18 @@ def test_bounded_law_outlier_exists():
     assert abs(lam[0] - out.lam) < 0.15
     assert abs(lam[1] - le.lam) < 0.15
     assert abs(V[0, 0] ** 2 - out.overlap2) < 0.05
+    # H8 with no Poisson tail (bounded law): the outlier, then the hard edge
+    low = law.finite_n(N).lam_low
+    assert abs(low[0] - lam[0]) < 0.15 and abs(low[1] - lam[1]) < 0.15
+
+
+def test_uncoupled_signal_is_an_exact_zero_mode():
+    """g = 0: D e = 0 exactly, so e is an eigenvector with eigenvalue 0 - mu and overlap 1
+    (used to raise ZeroDivisionError in the normalisation of the g^2 measure)."""
+    z = 2 * np.random.default_rng(0).standard_normal(8000) ** 2
+    out = WeightLaw.from_samples(z, np.zeros(z.size), 6.0, mu=0.5).outlier()
+    assert out.status == "exists"
+    assert out.lam == pytest.approx(-0.5, abs=1e-8) and out.overlap2 == pytest.approx(1.0)
 
 
 def test_bad_input():
