@@ -534,18 +534,6 @@ class WeightLaw:
                        "pole 1/s_out inside the support of z (H7): resonance of nu_e", margin)
 
     # ------------------------------------------------------------------ H8
-    def _poisson_lows(self, nfun, s_far: float, st: float, x_out: float, k_low: int,
-                      n_grid: int) -> list[float]:
-        """Expected k lowest eigenvalues (H8): Poisson tail counts ``n(lam)`` plus the
-        outlier at ``x_out``, ``E[l_k] = lam_far + int P(l_k > lam) dlam`` from a point
-        ``s_far`` where ``n = 1e-12``."""
-        s = -np.geomspace(-s_far, -st, n_grid)
-        lam = self._pv(s)[0] - self.mu
-        n = nfun(s)
-        extra = (lam > x_out).astype(int)
-        return [lam[0] + np.trapezoid(_poisson_sf_counts(n, k, extra), lam)
-                for k in range(k_low)]  # P(lam_(k+1) > lam), ~1 at lam[0]
-
     def finite_n(self, N: int, k_low: int = 3, n_grid: int = 4000) -> FiniteNPicture:
         """Finite-N picture of the low end (H8): expected lowest ``k_low`` eigenvalues,
         probability that the outlier is the lowest, expected overlap^2 of the lowest."""
@@ -556,25 +544,29 @@ class WeightLaw:
         nfun = lambda s: N * self.alpha * self.cdf(1.0 / np.asarray(s))  # noqa: E731
         # s range: from n = 1e-12 (far left) to the PV turning point
         s_hi = -1e-6
-        has = out.status != "absent"
-        x_out = out.lam_pv if has else math.inf
-        if nfun(st) <= 1e-12:
-            # no tail states on the branch (a law bounded on the left, e.g. near m = 1): the
-            # lowest states are the outlier and then the hard edge. (Integrating from
-            # s ~ 0 instead would sum O(1e6) eigenvalues x(s) to get an O(1) answer.)
-            edge = float(self._pv(np.array([st]))[0][0] - self.mu)
-            lows = sorted(([x_out] if has else []) + [edge] * k_low)[:k_low]
+        if nfun(s_hi) > 1e-12 or nfun(st) <= 1e-12:
+            # all of the branch carries tail states, or none of it does (a law bounded on
+            # the left, e.g. samples: the lowest state is the outlier or the hard edge)
             s_far = s_hi
         else:
-            s_far = s_hi if nfun(s_hi) > 1e-12 else brentq(
-                lambda u: math.log(nfun(u) + 1e-300) - math.log(1e-12), st, s_hi)
-            lows = self._poisson_lows(nfun, s_far, st, x_out, k_low, n_grid)
+            s_far = brentq(lambda u: math.log(nfun(u) + 1e-300) - math.log(1e-12), st, s_hi)
+        s = -np.geomspace(-s_far, -st, n_grid)
+        x, _, _, _ = self._pv(s)
+        n = nfun(s)
+        lam = x - self.mu
+        has = out.status != "absent"
+        x_out = out.lam_pv if has else math.inf
+        extra = (lam > x_out).astype(int)
+        lows = []
+        for k in range(k_low):
+            P = _poisson_sf_counts(n, k, extra)  # P(lam_(k+1) > lam)
+            # E[l] = lam0 + int (P(l > lam) - 1[lam < lam0]) ... with P ~ 1 at lam[0]
+            Eval = lam[0] + np.trapezoid(P, lam)
+            lows.append(Eval)
         # local route: an eigenvector at lam carries overlap^2 ~ (1-m^2) nu_e / (N rho)
         # (H5/H3 densities, resonance included), averaged over the law of the lowest
         # eigenvalue of the Poisson tail, P(lam_1 > lam) = exp(-n(lam)).
-        s = -np.geomspace(-s_far, -st, n_grid)
-        lam = self._pv(s)[0] - self.mu
-        F1 = 1.0 - np.exp(-nfun(s))
+        F1 = 1.0 - np.exp(-n)
         sel = np.flatnonzero((F1 > 1e-4) & (F1 < 1 - 1e-4))
         ov_local = math.nan
         if sel.size >= 2:
