@@ -253,8 +253,13 @@ def implied_m_escape(curve: SuccessCurve, growths: Sequence[GrowthFactor],
     error propagates ``alpha_50_err`` through the local slope. If the log N law of T4 holds,
     the values implied by different N agree.
     """
-    horizon = min(curve.t_max, min(g.t[-1] for g in growths))
     a = np.array([g.alpha for g in growths])
+    if not a.min() <= curve.alpha_50 <= a.max():
+        raise ValueError(f"alpha_50 = {curve.alpha_50:g} (N = {curve.N}) is not inside the "
+                         f"growth factors' alphas [{a.min():g}, {a.max():g}]: widen the "
+                         "sweep, or the success curve has no 50 % point (all runs succeed "
+                         "or all fail)")
+    horizon = min(curve.t_max, min(g.t[-1] for g in growths))
     lg = np.array([log_G_horizon(g, horizon)[0] for g in growths])
     at = float(np.interp(curve.alpha_50, a, lg))
     slope = float(np.gradient(lg, a)[np.argmin(abs(a - curve.alpha_50))])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -129,3 +131,6 @@ def test_implied_m_escape_inverts_the_predicted_threshold():
     m, err = pd.implied_m_escape(curve, growths)  # t_max 5 > end of G: capped at t = 2
     assert m == pytest.approx(m_escape, rel=1e-12)
     assert err == pytest.approx(m_escape * 1.0 * 0.1, rel=1e-9)  # d log G_h / d alpha = 1
+    for bad in (math.nan, 9.5):  # no 50 % point; outside the swept alphas
+        with pytest.raises(ValueError, match="alpha_50"):
+            pd.implied_m_escape(dataclasses.replace(curve, alpha_50=bad), growths)
