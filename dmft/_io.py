@@ -112,9 +112,10 @@ def _version_tuple(text: str) -> tuple[int, ...]:
 
 def _read(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise ResultFileError(f"{path} holds a bare array, not a dmft result file")
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ResultFileError(f"{path} holds a bare array, not a dmft result file")
+        with data:
             if _META_KEY not in data.files:
                 raise ResultFileError(
                     f"{path} is not a dmft result file (no {_META_KEY} entry)")
