@@ -128,10 +128,10 @@ def _read(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     except json.JSONDecodeError as exc:
         raise ResultFileError(f"{path}: its metadata is not valid JSON ({exc})") from None
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, ValueError) as exc:
-        why = "it is empty" if path.stat().st_size == 0 else f"{type(exc).__name__}: {exc}"
-        raise ResultFileError(
-            f"{path} is not a readable dmft result file (truncated or corrupted? {why})"
-        ) from None
+        if path.stat().st_size == 0:
+            raise ResultFileError(f"{path} is empty, not a dmft result file") from None
+        raise ResultFileError(f"{path} is not a readable dmft result file (truncated or "
+                              f"corrupted? {type(exc).__name__}: {exc})") from None
     if not isinstance(meta, dict):
         raise ResultFileError(f"{path}: its metadata is not a JSON object")
     return arrays, meta

@@ -97,6 +97,8 @@ def check_output(option: str, path: str | Path, folder: bool = False,
         raise ValueError(f"{option} {path}: {p} {what}")
     if not folder and p.name in ("", ".", ".."):
         raise ValueError(f"{option} {path}: give a file name, not a folder")
+    if p.exists() and not folder and not os.access(p, os.W_OK):
+        raise ValueError(f"{option} {path}: {p} is read-only")
     base = p if folder else p.parent
     while not base.exists() and base != base.parent:
         base = base.parent

@@ -239,10 +239,25 @@ def test_spectrum_solution_plot_written(capsys, tmp_path, saved):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_spectrum_N_printed_in_text_mode(capsys):
+def test_spectrum_N_printed_in_text_mode(capsys, monkeypatch):
+    """--N used to be computed and then dropped in text mode (the H8 picture itself is
+    tested in test_spectrum; a stand-in with known numbers keeps this test fast)."""
+    from types import SimpleNamespace
+
+    from dmft.spectrum import WeightLaw
+
+    seen = []
+
+    def finite_n(self, N):
+        seen.append(N)
+        return SimpleNamespace(lam_low=np.array([-21.5, -9.25]), p_outlier_lowest=0.625,
+                               overlap2_lowest=0.375)
+
+    monkeypatch.setattr(WeightLaw, "finite_n", finite_n)
     assert cli.main(["spectrum", "--alpha", "6", "--N", "500"]) == 0
     out = capsys.readouterr().out
-    assert "N=500 (H8)" in out and "P(lowest is the outlier)" in out
+    assert seen == [500] and "N=500 (H8)" in out and "-21.5" in out and "-9.25" in out
+    assert "P(lowest is the outlier) = 0.625" in out and "lowest = 0.375" in out
 
 
 def test_solve_sample_times_reach_spectrum(capsys, tmp_path):
