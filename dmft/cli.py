@@ -1,45 +1,123 @@
 """Command-line interface: ``dmft <command> [options]`` (``dmft --help`` lists them).
 
-Every command validates its input (bad values: a message on stderr and exit status 2),
-shows a progress bar on stderr for long runs, and prints either a one-line summary or,
-with ``--json``, a JSON document on stdout.
+Every command validates its input before computing: bad values, an output path that cannot
+be written, a run that would not fit in memory, an unreadable ``--solution`` file all get
+one line ``dmft COMMAND: error: ...`` on stderr and exit status 2. Options are spelled as
+the Python keywords with ``_`` -> ``-`` (``--N``, ``--n-samples``, ``--t-max``); the old
+spellings are refused with a hint, and abbreviations are not accepted. Long runs show a
+progress bar on stderr; Ctrl-C stops with one line and exit status 130, after saving the
+partial result (status ``"interrupted"``) where ``--out`` was given. Output is a one-line
+summary or, with ``--json``, one strict JSON document (NaN and infinities as null).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
 from dmft import __version__
+from dmft._io import dumps_strict
 
 Handler = Callable[[argparse.Namespace], int]
 
 # (name, help, add_arguments, handler); each command section below appends its entry.
 _COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = []
 
+_INTERRUPTED = 130  # exit status after Ctrl-C (128 + SIGINT), as shells report it
+_LAST_TIME = ("the run ends at n_steps * dt with n_steps = ceil(t_max / dt) (ratio taken to "
+              "a relative 1e-9), so at t_max or just after")
+
+
+class _Parser(argparse.ArgumentParser):
+    """No abbreviations; a usage error is one line ``PROG: error: ...`` and exit 2."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _Renamed(argparse.Action):
+    """An old option spelling: refused with the new one."""
+
+    def __init__(self, option_strings, dest, new: str = "", **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, nargs="?", help=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(f"{option_string} is now spelled {self.new}: use {self.new}")
+
+
+def _renamed(p: argparse.ArgumentParser, **old_to_new: str) -> None:
+    """Refuse old spellings, e.g. ``_renamed(p, n="--N")`` for ``--n``."""
+    for old, new in old_to_new.items():
+        p.add_argument("--" + old.replace("_", "-"), action=_Renamed, new=new,
+                       dest=f"_renamed_{old}")
+
 
 def _emit_json(payload: dict) -> None:
-    """Print ``payload`` as JSON (numpy arrays become lists, NaN becomes null)."""
+    """Print ``payload`` as strict JSON (numpy arrays become lists, NaN and inf null)."""
+    sys.stdout.write(dumps_strict(payload) + "\n")
 
-    def convert(obj):
-        if isinstance(obj, dict):
-            return {k: convert(v) for k, v in obj.items()}
-        if isinstance(obj, list | tuple):
-            return [convert(v) for v in obj]
-        if isinstance(obj, np.ndarray):
-            return convert(obj.tolist())
-        if isinstance(obj, np.generic):
-            obj = obj.item()
-        if isinstance(obj, float) and not np.isfinite(obj):
-            return None
-        return obj
 
-    json.dump(convert(payload), sys.stdout)
-    sys.stdout.write("\n")
+def check_output(option: str, path: str | Path, folder: bool = False,
+                 npz: bool = False) -> Path:
+    """Check before any work that ``path`` can be written; raise ValueError if not.
+
+    Parameters
+    ----------
+    option : str
+        The option that gave the path (for the message), e.g. ``"--out"``.
+    path : str or Path
+        A file (or with ``folder=True`` a folder) to be written; missing parent folders
+        are fine (they will be made) as long as the nearest existing one is a writable
+        folder.
+    npz : bool
+        The file gets the suffix ``.npz`` when missing (as :func:`dmft._io.save_npz`).
+
+    Returns
+    -------
+    Path
+        The path that will be written.
+    """
+    p = Path(path)
+    if npz and p.suffix != ".npz":
+        p = p.with_suffix(p.suffix + ".npz")
+    if p.exists() and p.is_dir() != folder:
+        what = "is a folder; give a file name" if p.is_dir() else "is a file, not a folder"
+        raise ValueError(f"{option} {path}: {p} {what}")
+    if not folder and p.name in ("", ".", ".."):
+        raise ValueError(f"{option} {path}: give a file name, not a folder")
+    if p.exists() and not folder and not os.access(p, os.W_OK):
+        raise ValueError(f"{option} {path}: {p} is read-only")
+    base = p if folder else p.parent
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise ValueError(f"{option} {path}: {base} is a file, not a folder")
+    try:  # the only sure test of permission (read-only mounts, /proc, ACLs)
+        fd, probe = tempfile.mkstemp(dir=base, prefix=".dmft-write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ValueError(f"{option} {path}: cannot write in {base} ({exc.strerror})") from None
+    return p
+
+
+def _interrupted(command: str, t_end: float, out: str | None) -> int:
+    """One line on stderr for a run stopped by Ctrl-C; exit status 130."""
+    kept = f"; partial result (status 'interrupted') saved to {out}" if out else ""
+    print(f"dmft {command}: interrupted at t={t_end:g}{kept}", file=sys.stderr)
+    return _INTERRUPTED
 
 
 def _call_reporting_warnings(command: str, fn: Callable, *args, **kwargs):
@@ -59,7 +137,8 @@ def _call_reporting_warnings(command: str, fn: Callable, *args, **kwargs):
 
 def _simulate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=float, required=True, help="sample ratio M/N (E1)")
-    p.add_argument("--n", type=int, required=True, help="dimension N")
+    p.add_argument("--N", type=int, required=True, help="dimension N")
+    _renamed(p, n="--N")
     p.add_argument(
         "--m0", type=float, default=None, help="initial overlap (default: random start)"
     )
@@ -83,13 +162,22 @@ def _simulate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _simulate_handler(args: argparse.Namespace) -> int:
+    from dmft import _memory
     from dmft.simulate import simulate
 
+    if args.out:
+        check_output("--out", args.out, npz=True)
+    dtype = np.float32 if args.float32 else np.float64
+    _memory.check_fits(
+        f"simulate with N={args.N}, alpha={args.alpha:g}",
+        _memory.simulation_bytes(args.N, args.alpha, args.seeds, args.replicas, dtype),
+        "reduce --N (the data matrix holds alpha N^2 numbers) or use --float32",
+    )
     res = _call_reporting_warnings(
         "simulate",
         simulate,
         args.alpha,
-        args.n,
+        args.N,
         m0=args.m0,
         t_max=args.t_max,
         eta=args.eta,
@@ -102,10 +190,12 @@ def _simulate_handler(args: argparse.Namespace) -> int:
         record_every=args.record_every,
         loss=args.loss,
         noise=args.noise,
-        dtype=np.float32 if args.float32 else np.float64,
+        dtype=dtype,
         progress=not args.no_progress,
     )
     out = str(res.save(args.out)) if args.out else None
+    if res.status == "interrupted":
+        return _interrupted("simulate", float(res.t[-1]) if res.t.size else 0.0, out)
     if args.json:
         payload = {
             "t": res.t,
@@ -136,7 +226,7 @@ def _simulate_handler(args: argparse.Namespace) -> int:
         e_end = res.e_mean[-1] if res.t.size else float("nan")
         t_end = res.t[-1] if res.t.size else float("nan")
         print(
-            f"simulate alpha={args.alpha:g} N={args.n} runs={res.n_runs}: t_end={t_end:g} "
+            f"simulate alpha={args.alpha:g} N={args.N} runs={res.n_runs}: t_end={t_end:g} "
             f"m={m_end:.4f}+-{m_err:.4f} e={e_end:.4g} success_rate={res.success_rate:.3f} "
             f"status={res.status} ({res.message})" + (f" saved to {out}" if out else "")
         )
@@ -160,13 +250,20 @@ _COMMANDS.append(
 def _solve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=float, required=True, help="sample ratio M/N (E1)")
     p.add_argument("--m0", type=float, required=True, help="initial overlap m(0) in (-1, 1)")
-    p.add_argument("--t-max", type=float, default=5.0, help="final time (default 5)")
+    p.add_argument("--t-max", type=float, default=5.0,
+                   help=f"final time (default 5); {_LAST_TIME}")
     p.add_argument("--dt", type=float, default=0.02, help="time step (default 0.02)")
-    p.add_argument("--samples", type=int, default=10_000, help="population size S (default 1e4)")
-    p.add_argument("--response-samples", type=int, default=2000,
+    p.add_argument("--n-samples", type=int, default=10_000,
+                   help="population size S (default 1e4)")
+    p.add_argument("--n-response", type=int, default=2000,
                    help="paths used for the response kernel M_R (default 2000)")
-    p.add_argument("--groups", type=int, default=4,
+    p.add_argument("--n-groups", type=int, default=4,
                    help="independent sub-populations for standard errors (default 4)")
+    p.add_argument("--sample-times", type=float, nargs="+", default=None,
+                   help="times at which to keep the effective-process samples, for "
+                   "`dmft spectrum --solution --times` (default: 0, t_max/2, t_max)")
+    _renamed(p, samples="--n-samples", response_samples="--n-response",
+             groups="--n-groups")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--loss", default="phase_retrieval", help="loss name (default phase_retrieval)")
     p.add_argument("--noise", type=float, default=0.0, help="label-noise variance Delta")
@@ -178,12 +275,16 @@ def _solve_arguments(p: argparse.ArgumentParser) -> None:
 def _solve_handler(args: argparse.Namespace) -> int:
     from dmft.solver import solve
 
+    if args.out:
+        check_output("--out", args.out, npz=True)
     sol = _call_reporting_warnings(
-        "solve", solve, args.alpha, args.m0, args.t_max, dt=args.dt, n_samples=args.samples,
-        seed=args.seed, loss=args.loss, noise=args.noise, n_response=args.response_samples,
-        n_groups=args.groups, progress=not args.no_progress,
+        "solve", solve, args.alpha, args.m0, args.t_max, dt=args.dt, n_samples=args.n_samples,
+        seed=args.seed, loss=args.loss, noise=args.noise, n_response=args.n_response,
+        n_groups=args.n_groups, sample_times=args.sample_times, progress=not args.no_progress,
     )
     out = str(sol.save(args.out)) if args.out else None
+    if sol.status == "interrupted":
+        return _interrupted("solve", float(sol.t[-1]), out)
     if args.json:
         payload = {"t": sol.t, "m": sol.m, "m_sem": sol.m_sem, "e": sol.e, "e_sem": sol.e_sem,
                    "mu": sol.mu, "mu_sem": sol.mu_sem, "status": sol.status,
@@ -250,10 +351,14 @@ def _spectrum_arguments(p: argparse.ArgumentParser) -> None:
                    help="saved DMFT Solution (.npz from `dmft solve --out`); use with --times")
     p.add_argument("--times", type=float, nargs="+", default=None,
                    help="times along the solution (must be among its sample times)")
-    p.add_argument("--t", type=float, default=0.0, help="time (only t = 0 without --solution)")
-    p.add_argument("--m", type=float, default=0.0, help="overlap at t = 0 (default 0)")
-    p.add_argument("--N", type=int, default=None, help="finite-N picture of the low end (H8)")
-    p.add_argument("--plot", default=None, help="write density and nu_e to this image file")
+    p.add_argument("--t", type=float, default=None,
+                   help="time (only t = 0 without --solution; default 0)")
+    p.add_argument("--m", type=float, default=None, help="overlap at t = 0 (default 0)")
+    p.add_argument("--N", type=int, default=None,
+                   help="finite-N picture of the low end (H8; at t = 0 only)")
+    p.add_argument("--plot", default=None,
+                   help="write an image: density and nu_e at t = 0, or with --solution the "
+                   "outlier and left edge along the times")
     p.add_argument("--json", action="store_true", help="print a JSON document on stdout")
 
 
@@ -261,7 +366,17 @@ def _spectrum_along_handler(args: argparse.Namespace) -> int:
     from dmft.solver import Solution
     from dmft.spectrum import spectrum_along
 
-    sol = Solution.load(args.solution)
+    refused = {"--alpha": args.alpha is not None and "alpha is the solution's own",
+               "--t": args.t is not None and "use --times along a solution",
+               "--m": args.m is not None and "m(t) is the solution's own",
+               "--N": args.N is not None and "the finite-N picture (H8) is available at t = 0 "
+                                             "only (--alpha without --solution)"}
+    for option, why in refused.items():
+        if why:
+            raise ValueError(f"{option} cannot be used with --solution: {why}")
+    if args.plot:
+        check_output("--plot", args.plot)
+    sol = _call_reporting_warnings("spectrum", Solution.load, args.solution)
     times = args.times if args.times is not None else sol.sample_times
     for t in times:
         sol.samples_at(t)  # clear error when t is not a kept sample time
@@ -270,14 +385,27 @@ def _spectrum_along_handler(args: argparse.Namespace) -> int:
                "overlap2": tr.overlap2, "width": tr.width, "status": tr.status,
                "left_edge": tr.left_edge, "left_edge_kind": tr.left_kind,
                "right_edge": tr.right_edge, "z_min": tr.z_min, "t_bbp": tr.t_bbp()}
+    if args.plot:
+        payload["plot"] = _save_plot(args.plot, "plot_outlier_along", tr, sol.alpha)
     if args.json:
         _emit_json(payload)
     else:
         for k in range(tr.t.size):
             print(f"t={tr.t[k]:g} m={tr.m[k]:.4f} mu={tr.mu[k]:.4g}: outlier {tr.status[k]} "
                   f"{tr.lam_out[k]:.4g}, left edge ({tr.left_kind[k]}) {tr.left_edge[k]:.4g}")
-        print(f"t_BBP = {tr.t_bbp():g}")
+        print(f"t_BBP = {tr.t_bbp():g}" + (f"; plot in {args.plot}" if args.plot else ""))
     return 0
+
+
+def _save_plot(path: str, function: str, *plot_args) -> str:
+    """Draw with ``dmft.plotting.<function>(*plot_args)`` and save to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dmft import plotting
+
+    getattr(plotting, function)(*plot_args).savefig(path, dpi=110)
+    return path
 
 
 def _spectrum_handler(args: argparse.Namespace) -> int:
@@ -287,9 +415,13 @@ def _spectrum_handler(args: argparse.Namespace) -> int:
         return _spectrum_along_handler(args)
     if args.alpha is None:
         raise ValueError("give --alpha (t = 0) or --solution FILE [--times ...]")
-    if args.t != 0.0:
+    if args.t not in (None, 0.0):
         raise ValueError("only --t 0 is available without a saved solution")
-    law = WeightLaw.gaussian(args.alpha, args.m)
+    if args.times is not None:
+        raise ValueError("--times needs --solution (times along a saved DMFT solution)")
+    if args.plot:
+        check_output("--plot", args.plot)
+    law = WeightLaw.gaussian(args.alpha, 0.0 if args.m is None else args.m)
     out = law.outlier()
     le = law.left_edge()
     re_ = law.right_edge()
@@ -307,19 +439,20 @@ def _spectrum_handler(args: argparse.Namespace) -> int:
                         "p_outlier_lowest": fn.p_outlier_lowest,
                         "overlap2_lowest_expected": fn.overlap2_lowest})
     if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from dmft.plotting import plot_spectrum
-
-        plot_spectrum(law).savefig(args.plot, dpi=110)
-        payload["plot"] = args.plot
+        payload["plot"] = _save_plot(args.plot, "plot_spectrum", law)
     if args.json:
         _emit_json(payload)
-    else:
-        print(f"alpha={law.alpha:g} m={law.m:g} mu={law.mu:.4g}: outlier {out.status} at "
-              f"{out.lam:.4f} (overlap^2 {out.overlap2:.3f}, width {out.width:.3g}); left edge "
-              f"{le.kind} {le.lam:.4f}, right edge {re_.kind} {re_.lam:.4f}")
+        return 0
+    print(f"alpha={law.alpha:g} m={law.m:g} mu={law.mu:.4g}: outlier {out.status} at "
+          f"{out.lam:.4f} (overlap^2 {out.overlap2:.3f}, width {out.width:.3g}); left edge "
+          f"{le.kind} {le.lam:.4f}, right edge {re_.kind} {re_.lam:.4f}")
+    if args.N is not None:
+        print(f"N={args.N} (H8): expected lowest eigenvalues "
+              f"{np.array2string(np.asarray(payload['lam_low_expected']), precision=4)}, "
+              f"P(lowest is the outlier) = {payload['p_outlier_lowest']:.3f}, expected "
+              f"overlap^2 of the lowest = {payload['overlap2_lowest_expected']:.3f}")
+    if args.plot:
+        print(f"plot in {args.plot}")
     return 0
 
 
@@ -335,12 +468,14 @@ _COMMANDS.append(
 
 def _validate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=float, required=True, help="sample ratio M/N")
-    p.add_argument("--n", type=int, required=True, help="dimension N of the finite-N side")
+    p.add_argument("--N", type=int, required=True, help="dimension N of the finite-N side")
     p.add_argument("--m0", type=float, default=0.3, help="initial overlap (default 0.3)")
     p.add_argument("--t-max", type=float, default=2.0, help="final time (default 2)")
     p.add_argument("--eta", type=float, default=0.01, help="step = DMFT dt (default 0.01)")
     p.add_argument("--seeds", type=int, default=8, help="finite-N datasets (default 8)")
-    p.add_argument("--samples", type=int, default=10_000, help="DMFT population (default 1e4)")
+    p.add_argument("--n-samples", type=int, default=10_000,
+                   help="DMFT population (default 1e4)")
+    _renamed(p, n="--N", samples="--n-samples")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--hessian-points", type=int, default=5,
                    help="Hessian snapshots after t = 0 (default 5; 0 for none)")
@@ -350,27 +485,26 @@ def _validate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _validate_handler(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     import matplotlib
 
     matplotlib.use("Agg")
     from dmft.plotting import plot_validation
     from dmft.validate import validate
 
-    report = validate(args.alpha, args.n, m0=args.m0, t_max=args.t_max, eta=args.eta,
-                      seeds=args.seeds, n_samples=args.samples, seed=args.seed,
+    out = check_output("--out", args.out, folder=True)
+    report = validate(args.alpha, args.N, m0=args.m0, t_max=args.t_max, eta=args.eta,
+                      seeds=args.seeds, n_samples=args.n_samples, seed=args.seed,
                       hessian_points=args.hessian_points, progress=not args.no_progress)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    text = report.to_json(out / "validation.json")
+    text = dumps_strict(json.loads(report.to_json()))
+    (out / "validation.json").write_text(text)
     plot_validation(report).savefig(out / "validation.png", dpi=120)
     if args.json:
         sys.stdout.write(text + "\n")
     else:
         worst = ", ".join(f"{k}={v:.2f}" for k, v in report.worst_z.items())
         hess = ", ".join(f"{k}={v:.1f}" for k, v in report.hessian_worst_z.items())
-        print(f"validate alpha={args.alpha:g} N={args.n} m0={args.m0:g}: worst |z| {worst}; "
+        print(f"validate alpha={args.alpha:g} N={args.N} m0={args.m0:g}: worst |z| {worst}; "
               f"Hessian (H8 vs Lanczos, in finite-N s.e.) {hess or 'not computed'}; "
               f"report in {out}/validation.json and validation.png")
     return 0
@@ -396,6 +530,7 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
 def _demo_handler(args: argparse.Namespace) -> int:
     from dmft.demo import format_summary, run_demo
 
+    check_output("--out", args.out, folder=True)
     summary = run_demo(args.out, quick=args.quick, progress=not args.no_progress)
     print(format_summary(summary, args.out))
     return 0
@@ -422,6 +557,7 @@ def _figures_arguments(p: argparse.ArgumentParser) -> None:
 def _figures_handler(args: argparse.Namespace) -> int:
     from dmft.figures import make_figures
 
+    check_output("--out", args.out, folder=True)
     for path in make_figures(args.out, quick=args.quick):
         print(path)
     return 0
@@ -443,13 +579,13 @@ _COMMANDS.append(
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``dmft`` argument parser with one sub-parser per command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dmft",
         description="DMFT, Hessian spectra and finite-N simulations of spherical gradient "
         "descent in real phase retrieval.",
     )
     parser.add_argument("--version", action="version", version=f"dmft {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, help_text, add_arguments, handler in _COMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text)
         add_arguments(p)
@@ -465,8 +601,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return args.handler(args)
-    except (ValueError, FileNotFoundError) as exc:
+        status = args.handler(args)
+        sys.stdout.flush()  # a closed pipe shows up here, inside the handler below
+        return status
+    except BrokenPipeError:
+        # the reader went away (``| head``): as the Python docs recommend, point stdout at
+        # devnull so that the flush at exit does not raise again, and stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        print(f"dmft {args.command}: interrupted", file=sys.stderr)
+        return _INTERRUPTED
+    except (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+            PermissionError) as exc:
         print(f"dmft {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

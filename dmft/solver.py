@@ -74,18 +74,21 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from scipy.special import ndtri
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from dmft import _checks
-from dmft._io import load_npz, save_npz
+from dmft import __version__, _checks, _memory
+from dmft._io import ResultFileError, load_npz, save_npz
 from dmft._kernels import response_row
 from dmft.losses import Loss, get_loss
 
-__all__ = ["Solution", "solve"]
+__all__ = ["Solution", "SolveStatus", "solve"]
+
+SolveStatus = Literal[0, -1, "interrupted"]
 
 _ARRAYS = ("t", "C", "R", "m", "mu", "mu_constraint", "e", "M_C", "M_R", "M_R_local", "rho",
            "m_sem", "e_sem", "mu_sem", "sample_times", "h_samples", "h_star", "y")
@@ -129,9 +132,10 @@ class Solution:
         The per-sample loss.
     c_diag_error : float
         ``max_t |C(t, t) - 1|`` (should be O(dt)).
-    status : int
-        0: reached ``t_max``; -1: stopped early (``message`` says when and why); the arrays
-        then hold the trajectory up to the last valid time.
+    status : {0, -1, "interrupted"}
+        0: reached ``t_max``; -1: stopped early (``message`` says when and why);
+        ``"interrupted"``: stopped by KeyboardInterrupt (Ctrl-C). Unless 0, the arrays hold
+        the trajectory up to the last completed time.
     message : str
         Human-readable outcome.
     nit : int
@@ -163,7 +167,7 @@ class Solution:
     dt: float
     loss: Loss
     c_diag_error: float
-    status: int
+    status: SolveStatus
     message: str
     nit: int = 1
     metadata: dict = field(default_factory=dict)
@@ -202,11 +206,25 @@ class Solution:
 
     @classmethod
     def load(cls, path: str | Path) -> Solution:
-        """Read a file written by :meth:`save`."""
-        arrays, meta = load_npz(path, kind="solution")
-        scalars = {k: meta.pop(k) for k in ("alpha", "m0", "dt", "c_diag_error", "status",
-                                            "message", "nit")}
-        loss = get_loss(meta.pop("loss"))
+        """Read a file written by :meth:`save`.
+
+        Raises :class:`dmft._io.ResultFileError` (a ValueError naming the file) for a file
+        that is not a complete solution; warns (RuntimeWarning) when the run had stopped
+        early or was interrupted, or the file comes from a newer dmft.
+        """
+        keys = ("alpha", "m0", "dt", "c_diag_error", "status", "message", "nit")
+        arrays, meta = load_npz(path, kind="solution", arrays_needed=_ARRAYS,
+                                meta_needed=(*keys, "loss"))
+        arrays = {k: arrays[k] for k in _ARRAYS}
+        scalars = {k: meta[k] for k in keys}
+        try:
+            loss = get_loss(meta["loss"])
+        except ValueError as exc:
+            raise ResultFileError(f"{path}: {exc}") from None
+        if scalars["status"] != 0:
+            warnings.warn(f"{path} holds a run that did not reach t_max (status "
+                          f"{scalars['status']!r}: {scalars['message']}); its times end at "
+                          f"t={float(arrays['t'][-1]):g}", RuntimeWarning, stacklevel=2)
         return cls(**arrays, **scalars, loss=loss, metadata=meta)
 
 
@@ -257,8 +275,9 @@ def _qr_append(Q: np.ndarray, Rq: np.ndarray, n: int, v: np.ndarray) -> None:
         Q[n] = 0.0
 
 
-def _validate(alpha, m0, t_max, dt, n_samples, n_groups):
+def _validate(alpha, m0, t_max, dt, n_samples, n_groups, c_diag_tol):
     alpha = _checks.positive("alpha", alpha)
+    _checks.positive("c_diag_tol", c_diag_tol)
     m0 = _checks.in_range("m0", m0, -1.0, 1.0)
     if abs(m0) == 1.0:
         raise ValueError("|m0| = 1 starts at the signal: nothing to solve (use |m0| < 1)")
@@ -301,7 +320,9 @@ def solve(
         Final time, in the time units of E5 (gradient-descent time ``k * eta``).
     dt : float
         Step: the solution is gradient descent with ``eta = dt`` at N = inf (module
-        docstring); O(dt) from gradient flow. The grid ends at ``ceil(t_max/dt) * dt``.
+        docstring); O(dt) from gradient flow. The last time: ``n_steps = ceil(t_max/dt)``
+        steps, the ratio taken with a relative tolerance of 1e-9 (so 0.3/0.1 is 3 steps,
+        not 4), and the grid ends at ``n_steps * dt >= t_max`` (never before ``t_max``).
     n_samples : int
         Population size S (rounded up to a multiple of ``2 * n_groups``; antithetic pairs).
     seed : int
@@ -320,7 +341,7 @@ def solve(
         own kernels; the returned curves are their mean and ``*_sem`` their standard error
         (so kernel noise fed back through the dynamics is included).
     c_diag_tol : float
-        Stop when ``|C(t,t) - 1|`` exceeds this.
+        Stop when ``|C(t,t) - 1|`` exceeds this (> 0).
     progress : bool
         Show a progress bar on stderr.
 
@@ -328,43 +349,75 @@ def solve(
     -------
     Solution
         ``status`` 0 on success; -1 when the march stopped early (non-finite values,
-        ``|m| > 1`` or drift of ``C(t,t)``), with the valid part of the trajectory kept.
+        ``1 - m^2 < 0`` or drift of ``C(t,t)``), ``"interrupted"`` on KeyboardInterrupt;
+        in both cases with the completed part of the trajectory kept.
+
+    Raises
+    ------
+    ValueError
+        Bad parameters; a run that would not fit in the available memory (checked before
+        allocating); a march that fails at its very first step (the cause is named).
     """
-    alpha, m0, t_max, dt, S, n_groups = _validate(alpha, m0, t_max, dt, n_samples, n_groups)
+    alpha, m0, t_max, dt, S, n_groups = _validate(alpha, m0, t_max, dt, n_samples, n_groups,
+                                                  c_diag_tol)
     loss = get_loss(loss)
     noise = _checks.finite("noise", noise)
     if noise < 0:
         raise ValueError(f"noise variance must be >= 0, got {noise}")
-    n_steps = int(math.ceil(t_max / dt - 1e-9))
-    t = dt * np.arange(n_steps + 1)
-    sample_idx = _sample_indices(sample_times, t, dt)
+    n_steps = max(1, math.ceil(t_max / dt * (1.0 - 1e-9)))
     n_resp = S if n_response is None else _checks.integer("n_response", n_response, 2)
     n_resp = max(2, n_resp // n_groups)
+    _memory.check_fits(f"solve(t_max={t_max:g}, dt={dt:g}, n_samples={S})",
+                       _memory.solver_bytes(n_steps, S, n_groups, min(S, n_resp * n_groups)),
+                       "reduce n_samples, or t_max/dt (the kernels grow as (t_max/dt)^2)")
+    t = dt * np.arange(n_steps + 1)
+    sample_idx = _sample_indices(sample_times, t, dt)
 
     rngs = [np.random.default_rng(ss) for ss in np.random.SeedSequence(seed).spawn(n_groups)]
     marches = [
         _March(alpha, m0, dt, n_steps, S // n_groups, loss, noise, n_resp, rng)
         for rng in rngs
     ]
+    failure, interrupted = _march_all(marches, n_steps, c_diag_tol, alpha, progress)
+    if min(mc.n_done for mc in marches) == 0:  # nothing to keep: say why
+        mu0 = abs(float(marches[0].mu[0]))
+        bound = f"; at alpha={alpha:g} dt must be well below 1/|mu(0)| = {1 / mu0:.3g}" if (
+            math.isfinite(mu0) and mu0 > 0 and dt * mu0 > 0.5) else ""
+        raise ValueError(f"the DMFT march failed at its first step (t = 0): {failure}{bound}")
+    if failure and not interrupted:
+        warnings.warn(f"DMFT stopped early: {failure}", RuntimeWarning, stacklevel=2)
+    meta = {"alpha": alpha, "m0": m0, "dt": dt, "t_max": float(t[-1]), "t_max_asked": t_max,
+            "loss": loss.name, "noise": noise, "seed": seed, "n_samples": S,
+            "n_samples_asked": n_samples, "n_response": n_resp * n_groups,
+            "n_groups": n_groups, "c_diag_tol": c_diag_tol, "antithetic": True,
+            "stratified": True, "dmft_version": __version__}
+    status = "interrupted" if interrupted else (-1 if failure else 0)
+    return _combine(marches, status, failure, sample_idx, t, alpha, dt, loss, meta)
+
+
+def _march_all(marches, n_steps, c_diag_tol, alpha, progress) -> tuple[str, bool]:
+    """March the sub-populations in lockstep; (failure message or '', interrupted?)."""
     failure = ""
     bar = tqdm(total=n_steps, desc=f"DMFT alpha={alpha:g}", disable=not progress, leave=False)
     # the per-step products are small: one BLAS thread is much faster (measured 45x under
     # load) and leaves the cores to the numba response kernel
-    with bar, threadpool_limits(limits=1, user_api="blas"):
-        for n in range(n_steps + 1):
-            failure = next((f for f in (mc.step(n, c_diag_tol) for mc in marches) if f), "")
-            if failure:
-                break
-            bar.update(1 if n < n_steps else 0)
-    if failure:
-        warnings.warn(f"DMFT stopped early: {failure}", RuntimeWarning, stacklevel=2)
-    meta = {"seed": seed, "n_samples": S, "n_samples_asked": n_samples,
-            "n_response": n_resp * n_groups, "n_groups": n_groups, "t_max": float(t[-1]),
-            "noise": noise, "antithetic": True, "stratified": True}
-    return _combine(marches, failure, sample_idx, t, alpha, dt, loss, meta)
+    try:
+        with bar, threadpool_limits(limits=1, user_api="blas"), np.errstate(
+                over="ignore", invalid="ignore", divide="ignore"):  # the checks catch them
+            for n in range(n_steps + 1):
+                failure = next((f for f in (mc.step(n, c_diag_tol) for mc in marches) if f), "")
+                if failure:
+                    break
+                bar.update(1 if n < n_steps else 0)
+    except KeyboardInterrupt:
+        if min(mc.n_done for mc in marches) == 0:
+            raise
+        n_done = min(mc.n_done for mc in marches)
+        return f"interrupted (KeyboardInterrupt) at t={(n_done - 1) * marches[0].dt:.4g}", True
+    return failure, False
 
 
-def _combine(marches, failure, sample_idx, t, alpha, dt, loss, meta) -> Solution:
+def _combine(marches, status, failure, sample_idx, t, alpha, dt, loss, meta) -> Solution:
     """Average the sub-populations; their spread gives the standard errors."""
     n = min(mc.n_done for mc in marches)
     G = len(marches)
@@ -393,7 +446,7 @@ def _combine(marches, failure, sample_idx, t, alpha, dt, loss, meta) -> Solution
         y=np.concatenate([mc.y for mc in marches]),
         alpha=alpha, m0=float(marches[0].m[0]), dt=dt, loss=loss,
         c_diag_error=float(np.max(np.abs(np.diag(C) - 1.0))),
-        status=-1 if failure else 0,
+        status=status,
         message=failure or f"reached t_max={t[-1]:g} in {n - 1} steps",
         metadata=meta,
     )
@@ -440,6 +493,10 @@ class _March:
         self.R = np.zeros((T, T))
         self.RT = np.zeros((T, T))
         self.C[0, 0] = self.R[0, 0] = self.RT[0, 0] = 1.0
+        # P = C - m m^T, the correlation of the part of w orthogonal to w*, carried by its
+        # own update so that 1 - m^2 = P(t, t) keeps its relative precision as m -> 1
+        self.P = np.zeros((T, T))
+        self.P[0, 0] = (1.0 - m0) * (1.0 + m0)
         self.K = np.zeros((T, T))
         self.m, self.mu, self.mu_constraint, self.e, self.loc, self.rho = np.zeros((6, T))
         self.m[0] = m0
@@ -466,7 +523,7 @@ class _March:
                                                  self.n_chunks)
         K = self.K[n, :n]
         self.rho[n] = drift - self.loc[n] * self.m[n] - dt * (K @ self.m[:n])
-        g_w, G = self._gradient_moments(n, K, Mrow, drift)
+        g_w, G, p_w, P_g = self._gradient_moments(n, K, Mrow, drift)
         self.mu_constraint[n] = g_w[n]
         norm2 = 1.0 - 2.0 * dt * g_w[n] + dt * dt * G
         bad = self._check(n, c_diag_tol, norm2)
@@ -482,19 +539,39 @@ class _March:
         memory = dt * (K @ self.H[:n]) if n else 0.0
         grad = self.loc[n] * h + memory + f + self.rho[n] * hs - eta
         self.H[n + 1] = (h - dt * grad) / nrm
-        self.m[n + 1] = (self.m[n] - dt * drift) / nrm
         self._advance_R(n, K, nrm)
         self.C[n + 1, : n + 1] = (self.C[n, : n + 1] - dt * g_w) / nrm
         self.C[: n + 1, n + 1] = self.C[n + 1, : n + 1]
         self.C[n + 1, n + 1] = (self.C[n, n] - 2.0 * dt * g_w[n] + dt * dt * G) / norm2
+        self.P[n + 1, : n + 1] = (self.P[n, : n + 1] - dt * p_w) / nrm
+        self.P[: n + 1, n + 1] = self.P[n + 1, : n + 1]
+        self.P[n + 1, n + 1] = (self.P[n, n] - 2.0 * dt * p_w[n] + dt * dt * P_g) / norm2
+        self.m[n + 1] = self._next_m(n, drift, nrm)
         return ""
 
-    def _gradient_moments(self, n, K, Mrow, drift) -> tuple[np.ndarray, float]:
-        """``E[w_j g_n]`` (j <= n) and ``E[g_n^2]`` for the effective coordinate gradient.
+    def _next_m(self, n: int, drift: float, nrm: float) -> float:
+        """m(t_{n+1}) (D5): ``(m_n - dt drift) / nrm``, or near the signal, where that
+        formula lets round-off carry |m| past 1 (measured at alpha 8-12 once 1 - m ~ 1e-16),
+        the same number from ``m^2 = C(t,t) - P(t,t)``; so |m| <= 1 always."""
+        m_next = (self.m[n] - self.dt * drift) / nrm
+        if m_next * m_next > 0.5:
+            q = self.C[n + 1, n + 1] - self.P[n + 1, n + 1]
+            m_next = math.copysign(min(1.0, math.sqrt(max(q, 0.0))), m_next)
+        return m_next
+
+    def _gradient_moments(self, n, K, Mrow, drift):
+        """Moments of the effective coordinate gradient ``g_n``, whole and orthogonal to w*.
 
         ``g_n = M_R^loc w_n + dt sum_{l<n} M_R(n, l) w_l + rho_n w* - xi_n`` with
         ``Cov(xi) = M_C`` (D3, D6); ``E[w_j xi_n] = dt sum_{l<j} R(j, l) M_C(n, l)`` by the
         response of w to its noise. ``E[w_n g_n]`` is the multiplier mu (D4 in kernel form).
+
+        Returns ``E[w_j g_n]``, ``E[g_n^2]`` and the same for the parts orthogonal to w*:
+        ``E[w_j g_n] - m_j E[w* g_n] = (c P)_j - E[w_j xi_n]`` and
+        ``E[g_n^2] - E[w* g_n]^2 = c P c - 2 c.E[w xi_n] + M_C(n, n)``, with ``c`` the
+        coefficients of ``w_l`` in ``g_n`` and ``E[w* g_n] = drift`` (the definition of
+        rho). These never subtract two O(1) numbers, so they stay exact relative to
+        ``1 - m^2`` when m -> 1.
         """
         dt, C, R = self.dt, self.C, self.R
         Rs = R[: n + 1, : n + 1] - np.eye(n + 1)  # strictly causal part
@@ -504,7 +581,9 @@ class _March:
         c[n] = self.loc[n]
         g_w = c @ C[: n + 1, : n + 1] + self.rho[n] * self.m[: n + 1] - xi_w
         G = c @ g_w + self.rho[n] * drift - c @ xi_w + Mrow[n]
-        return g_w, float(G)
+        p_w = c @ self.P[: n + 1, : n + 1] - xi_w
+        P_g = c @ p_w - c @ xi_w + Mrow[n]
+        return g_w, float(G), p_w, float(P_g)
 
     def _check(self, n: int, c_diag_tol: float, norm2: float) -> str:
         t = n * self.dt
@@ -514,8 +593,10 @@ class _March:
         if not norm2 > 0.0:
             return (f"the step dt={self.dt} overshoots the sphere at t={t:.4g} (step {n}): "
                     "1 - 2 dt mu + dt^2 |g|^2 <= 0; reduce dt")
-        if abs(self.m[n]) > 1.0:
-            return f"|m| = {abs(self.m[n]):.4g} > 1 at t={t:.4g} (step {n}); reduce dt"
+        if self.P[n, n] < 0.0:
+            return (f"the variance orthogonal to the signal, 1 - m^2, turned negative "
+                    f"({self.P[n, n]:.3g}) at t={t:.4g} (step {n}); reduce dt or raise "
+                    "n_samples")
         e_min = float(np.min(self.e[: n + 1]))
         if self.e[n] > e_min + _ENERGY_RISE * self.e[0]:
             # a stable descent step never raises the loss; measured: alpha = 12, dt = 0.04

@@ -14,7 +14,7 @@ from dmft.simulate import SimulationResult
 SMALL = [
     "--alpha",
     "6",
-    "--n",
+    "--N",
     "100",
     "--m0",
     "0.2",
@@ -33,7 +33,7 @@ def test_required_command_json(capsys):
             "simulate",
             "--alpha",
             "8",
-            "--n",
+            "--N",
             "1000",
             "--m0",
             "0.1",
@@ -87,7 +87,7 @@ def test_summary_line(capsys):
     [
         ["--alpha", "-1"],
         ["--alpha", "0"],
-        ["--n", "1"],
+        ["--N", "1"],
         ["--eta", "0"],
         ["--eta", "5"],
         ["--m0", "1.5"],
@@ -106,5 +106,23 @@ def test_bad_input_exit_2(capsys, bad):
 
 def test_unparsable_value_exit_2(capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["simulate", "--alpha", "eight", "--n", "100"])
+        main(["simulate", "--alpha", "eight", "--N", "100"])
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("old, new", [("--n", "--N")])
+def test_old_spelling_refused_with_hint(capsys, old, new):
+    argv = ["simulate", "--alpha", "6", old, "100"]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"use {new}" in err
+
+
+def test_memory_refused_before_allocating(capsys):
+    """alpha = 6, N = 1e9: X alone is 6e18 numbers; refused at once with the estimate."""
+    assert main(["simulate", "--alpha", "6", "--N", "1000000000", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "dmft simulate: error:" in err and "GiB" in err and "available" in err

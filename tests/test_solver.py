@@ -182,7 +182,7 @@ def test_save_load_round_trip(tmp_path, short_solution):
 
 def test_cli_solve_json(capsys, tmp_path):
     rc = cli.main(["solve", "--alpha", "3", "--m0", "0.2", "--t-max", "0.2", "--dt", "0.05",
-                   "--samples", "400", "--json", "--no-progress",
+                   "--n-samples", "400", "--json", "--no-progress",
                    "--out", str(tmp_path / "s.npz")])
     assert rc == 0
     payload = json.loads(capsys.readouterr().out)
@@ -194,3 +194,126 @@ def test_cli_solve_json(capsys, tmp_path):
 def test_cli_solve_bad_input_exit_2(capsys):
     assert cli.main(["solve", "--alpha", "-2", "--m0", "0.1"]) == 2
     assert "alpha must be > 0" in capsys.readouterr().err
+
+
+# --- reliability (issue 14) ---------------------------------------------------------------
+
+
+class _DirectMarch:
+    """The march before issue 14: m from its own update only, which round-off carries past
+    1 once 1 - m ~ 1e-16 (the old march stopped there with "|m| = 1 > 1 ... reduce dt")."""
+
+    @staticmethod
+    def make(base):
+        class Direct(base):
+            def _next_m(self, n, drift, nrm):
+                return (self.m[n] - self.dt * drift) / nrm
+
+        return Direct
+
+
+@pytest.mark.parametrize("alpha, S", [(12.0, 2000), (10.0, 1000)])
+def test_recovering_trajectory_reaches_t_max(monkeypatch, alpha, S):
+    """Issue 14 row 17: a recovering run ends with status 0 and m in [1 - 1e-6, 1]; up to
+    where the direct update of m (the old march) first crosses |m| = 1, both agree to
+    round-off (same seed, so the same population)."""
+    from dmft import solver
+
+    kw = {"dt": 0.02, "n_samples": S, "seed": 0, "n_response": 500}
+    new = solve(alpha, 0.3, 4.0, **kw)
+    assert new.status == 0 and new.t[-1] == pytest.approx(4.0)
+    assert 1.0 - 1e-6 <= new.m[-1] <= 1.0 and np.all(np.abs(new.m) <= 1.0)
+    monkeypatch.setattr(solver, "_March", _DirectMarch.make(solver._March))
+    old = solve(alpha, 0.3, 4.0, **kw)
+    crossed = np.flatnonzero(np.abs(old.m) > 1.0)
+    assert crossed.size, "the direct update no longer crosses 1: the test lost its point"
+    k = crossed[0]
+    assert k > 50  # the old march got well into the recovery first
+    np.testing.assert_allclose(new.m[:k], old.m[:k], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(new.e[:k], old.e[:k], rtol=0, atol=1e-12)
+
+
+def test_keyboard_interrupt_returns_partial_solution(monkeypatch):
+    """Ctrl-C at step 5: status 'interrupted', steps 0..4 kept; at step 0 it propagates."""
+    from dmft import solver
+
+    def interrupt_at(k):
+        class Interrupted(solver._March):
+            def step(self, n, c_diag_tol):
+                if n == k:
+                    raise KeyboardInterrupt
+                return super().step(n, c_diag_tol)
+
+        return Interrupted
+
+    monkeypatch.setattr(solver, "_March", interrupt_at(5))
+    s = solve(4.0, 0.2, 1.0, dt=0.05, n_samples=400, seed=0)
+    assert s.status == "interrupted" and not s.success and "interrupted" in s.message
+    assert s.t.size == 5 and np.all(np.isfinite(s.m)) and np.all(np.isfinite(s.C))
+    monkeypatch.setattr(solver, "_March", interrupt_at(0))
+    with pytest.raises(KeyboardInterrupt):
+        solve(4.0, 0.2, 1.0, dt=0.05, n_samples=400, seed=0)
+
+
+@pytest.mark.parametrize("t_max, dt", [("0.03", "0.01"), ("0.031", "0.01"), ("0.1", "0.003"),
+                                       ("0.07", "0.007"), ("0.02", "0.02"), ("0.045", "0.005")])
+def test_last_time_rule(t_max, dt):
+    """Row 16: n_steps = ceil(t_max/dt) in exact (decimal) arithmetic; last time >= t_max."""
+    import math
+    from fractions import Fraction
+
+    n_exact = math.ceil(Fraction(t_max) / Fraction(dt))
+    s = solve(3.0, 0.1, float(t_max), dt=float(dt), n_samples=200, n_response=50)
+    assert s.t.size == n_exact + 1
+    assert s.t[-1] >= float(t_max) * (1 - 1e-9) and s.t[-1] < float(t_max) + float(dt)
+
+
+def test_first_step_failure_names_the_cause():
+    """Row 9: alpha = 1e300 used to end in 'zero-size array to reduction operation'."""
+    with pytest.raises(ValueError, match=r"first step.*1/\|mu\(0\)\|"):
+        solve(1e300, 0.1, 0.2, dt=0.05, n_samples=200)
+    with pytest.raises(ValueError, match="c_diag_tol must be > 0"):
+        solve(3.0, 0.1, 0.2, dt=0.05, n_samples=200, c_diag_tol=-1)
+
+
+@pytest.mark.parametrize("kwargs", [{"n_samples": 10**9}, {"t_max": 10.0, "dt": 0.001}])
+def test_memory_refused_before_allocating(kwargs):
+    """Row 4: 1e9 paths or a 10^4 x 10^4 x (11 G) kernel set: refused with the estimate."""
+    args = {"t_max": 1.0, "dt": 0.02, **kwargs}
+    with pytest.raises(ValueError, match="GiB of memory, more than"):
+        solve(3.0, 0.1, **args)
+
+
+@pytest.mark.parametrize("t_max, dt, S", [(2.0, 0.02, 400), (0.2, 0.02, 40_000)])
+def test_memory_estimate_matches_measured_peak(t_max, dt, S):
+    """The estimate of _memory.solver_bytes against the peak that tracemalloc measures (numpy
+    reports its buffers to it), one case dominated by the T x T kernels, one by the
+    population: within a factor 2 either way."""
+    import tracemalloc
+
+    from dmft._memory import solver_bytes
+
+    tracemalloc.start()
+    s = solve(3.0, 0.1, t_max, dt=dt, n_samples=S, n_response=400)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    est = solver_bytes(s.t.size - 1, s.metadata["n_samples"], 4, s.metadata["n_response"])
+    assert 0.5 < est / peak < 2.0, (est, peak)
+
+
+def test_metadata_complete_and_warns_on_partial_runs(tmp_path):
+    """Row 14: the metadata reproduces the run; row 13: loading a run that did not reach
+    t_max warns."""
+    from dmft import __version__
+
+    s = solve(3.0, 0.1, 0.2, dt=0.05, n_samples=200, seed=7, noise=0.1)
+    for key, value in {"alpha": 3.0, "m0": 0.1, "dt": 0.05, "t_max": 0.2, "seed": 7,
+                       "noise": 0.1, "loss": "phase_retrieval", "n_samples": 200,
+                       "dmft_version": __version__}.items():
+        assert s.metadata[key] == pytest.approx(value) if isinstance(value, float) else \
+            s.metadata[key] == value, key
+    s.status, s.message = -1, "stopped early for the test"
+    path = s.save(tmp_path / "partial")
+    with pytest.warns(RuntimeWarning, match="did not reach t_max"):
+        back = Solution.load(path)
+    assert back.status == -1 and back.metadata["seed"] == 7
