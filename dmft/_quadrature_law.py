@@ -35,8 +35,11 @@ Density (everything else: complex s and s outside [-1, 0], i.e. the bulk, H3, H5
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from scipy.optimize import brentq
 
 _CUT = 10.0  # Gaussian cut-off in units of the standard deviation (weight ~ e^-50)
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -276,3 +279,65 @@ class NormalisedLaw:
         """``P(z < x)`` (Gauss-Legendre panels of the exact density)."""
         x = np.asarray(x, float)
         return self._panels.cdf(x.ravel()).reshape(x.shape)
+
+
+@dataclass(frozen=True)
+class BBPInitBounded:
+    """alpha_BBP_init for a law bounded below (T1 with a hard edge, H4, H6).
+
+    ``alpha``: threshold; ``s``: s of the outlier at threshold; ``kind``: ``"edge"`` (the
+    root of S_PV leaves the H4 turning point: overlap^2 -> 0 there, standard BBP),
+    ``"pair"`` (a tangency of S_PV inside the branch: the root appears as a pair with a
+    finite overlap), ``"support"`` (the root enters at the end ``s = 1/z_min`` of the
+    branch); ``s_turn``: the H4 turning point at that alpha (nan if none).
+    """
+
+    alpha: float
+    s: float
+    kind: Literal["edge", "pair", "support"]
+    s_turn: float
+
+
+def alpha_bbp_init_bounded(backend, n_grid: int = 400) -> BBPInitBounded:
+    """Smallest alpha with an isolated outlier (H6) for a law of z bounded below by z_min < 0.
+
+    On the left branch ``1/z_min < s < 0`` (real, smooth integrands) the outlier condition
+    ``S_PV(s) = 1/s + alpha R(s) = 0``, ``R = A - B``, holds at ``alpha = a_R(s) =
+    -1/(s R(s))`` and the branch (H4) ends where ``x'(s) = -1/s^2 + alpha A1(s) = 0``, i.e.
+    s is on the branch iff ``alpha < a_T(s') = 1/(s'^2 A1(s'))`` for all s' in [s, 0). The
+    threshold is ``min a_R(s)`` over the s allowed by that constraint: at an interior
+    tangency (``R + s R' = 0``), at the crossing ``a_R = a_T`` (edge), or at ``s = 1/z_min``.
+    """
+    s_lo = 1.0 / backend.z_min
+    s = -np.geomspace(1e-5, -s_lo, n_grid)
+
+    def parts(u: np.ndarray):
+        A, A1, B, B1 = (v.real for v in backend.expect(np.asarray(u, complex)))
+        return A - B, A1 - B1, A1
+
+    R, R1, A1 = parts(s)
+    with np.errstate(divide="ignore"):
+        aR = np.where(R > 0, -1.0 / (s * R), np.inf)
+    aT = np.minimum.accumulate(1.0 / (s * s * A1))
+    ok = aR <= aT
+    if not ok.any():
+        raise ValueError("no alpha gives a root of S_PV on the left branch")
+    k = int(np.argmin(np.where(ok, aR, np.inf)))
+    if k == n_grid - 1:
+        return BBPInitBounded(float(aR[k]), float(s[k]), "support", math.nan)
+    if ok[k - 1] and ok[k + 1]:  # interior tangency: d(s R)/ds = R + s R' = 0
+        def dfun(u: float) -> float:
+            r, r1, _ = parts(np.array([u]))
+            return float(r[0] + u * r1[0])
+        st = brentq(dfun, s[k + 1], s[k - 1], xtol=1e-15, rtol=1e-14)
+        r = parts(np.array([st]))[0][0]
+        return BBPInitBounded(float(-1.0 / (st * r)), float(st), "pair", math.nan)
+    # the constraint binds: crossing of a_R with a_T next to k
+    def gap(u: float) -> float:
+        r, _, a1 = parts(np.array([u]))
+        return float(-1.0 / (u * r[0]) - 1.0 / (u * u * a1[0]))
+    j = k + 1 if not ok[k + 1] else k - 1
+    lo, hi = sorted((s[k], s[j]))
+    st = brentq(gap, lo, hi, xtol=1e-15, rtol=1e-14)
+    r, _, a1 = parts(np.array([st]))
+    return BBPInitBounded(float(1.0 / (st * st * a1[0])), float(st), "edge", float(st))
