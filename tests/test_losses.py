@@ -1,4 +1,4 @@
-"""Losses (E4, E4a): derivatives against finite differences, the a -> inf limit, names, bad input."""
+"""Losses (E4, E4a): derivatives vs finite differences, the a -> inf limit, names, bad input."""
 
 import math
 
@@ -36,9 +36,9 @@ def test_a_times_la_tends_to_plain_loss():
         lo = normalised_loss(a)
         mine = [a * lo.l(h, y), a * lo.f(h, y), a * lo.fp(h, y)]
         # a l_a - l = -l y / (a + y): relative error y / (a + y) <= max(y) / a
-        for p, q in zip(plain, mine):
+        for p, q in zip(plain, mine, strict=True):
             assert np.all(np.abs(q - p) <= np.abs(p) * y / (a + y) * (1 + 1e-9) + 1e-12)
-        errs.append(max(np.max(np.abs(q - p)) for p, q in zip(plain, mine)))
+        errs.append(max(np.max(np.abs(q - p)) for p, q in zip(plain, mine, strict=True)))
     assert errs[0] > 50 * errs[1] > 2500 * errs[2]
 
 
