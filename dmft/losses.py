@@ -104,8 +104,8 @@ def _check_a(a: float) -> float:
     try:
         a = float(a)
     except (TypeError, ValueError):
-        raise ValueError(f"a (normalisation of l_a, E4a) must be a number > 0, got {a!r}") \
-            from None
+        msg = f"a (normalisation of l_a, E4a) must be a number > 0, got {a!r}"
+        raise ValueError(msg) from None
     if math.isnan(a) or a <= 0:
         raise ValueError(f"a (normalisation of l_a, E4a) must be > 0 (or inf for the plain "
                          f"loss), got {a}")
