@@ -42,11 +42,12 @@ def _response_row_serial(n, dt, RT, FP, weights):
 _PARALLEL_WORK = 2e7  # below this many multiply-adds a parallel region costs more than it saves
 
 
-def response_row(n: int, dt: float, RT: np.ndarray, FP: np.ndarray, weights: np.ndarray,
-                 n_chunks: int) -> np.ndarray:
+def response_row_reference(n: int, dt: float, RT: np.ndarray, FP: np.ndarray,
+                           weights: np.ndarray, n_chunks: int) -> np.ndarray:
     """Row ``E_w[f'(h(t_n)) chi(t_n, t_j)]``, j < n, of the regular response kernel (D3).
 
-    For every path ``a`` the per-sample response (D3, left-point rule)
+    Reference path of :func:`response_row` (same arguments, same result up to the order of
+    the sums): for every path ``a`` the per-sample response (D3, left-point rule)
     ``chi(n, j) = -f'_j [R(n, j) + dt sum_{j<k<n} chi(n, k) R(k, j)]`` is solved backward in
     ``j`` (adjoint sweep, O(n^2) per path, O(n) memory), then weighted by ``f'_n``. Small
     rows run serially: waking a thread pool for them was measured at ~40 ms per call on a
@@ -70,3 +71,104 @@ def response_row(n: int, dt: float, RT: np.ndarray, FP: np.ndarray, weights: np.
     if FP.shape[0] * n * n / 2 < _PARALLEL_WORK:
         return _response_row_serial(n, dt, RT, FP, weights)
     return _response_row_parallel(n, dt, RT, FP, weights, n_chunks)
+
+
+# ---------------------------------------------------------------------------------------
+# Blocked back-substitution across all response paths (issue 15)
+# ---------------------------------------------------------------------------------------
+
+BLOCK = 64  # time block of the blocked sweep (measured: see benchmarks/bench_solver.py)
+_PATH_TILE = 512  # paths per tile of the in-block triangle (a B x tile slab of chi in L2)
+
+
+@njit(cache=True, fastmath=True)
+def _block_triangle(n: int, dt: float, j0: int, j1: int, RT: np.ndarray, FP: np.ndarray,
+                    ChiT: np.ndarray) -> None:
+    """Finish ``ChiT[j0:j1]`` in place: on entry it holds the sums over ``k >= j1``.
+
+    ``ChiT[j, a] = chi_a(n, j)``. Row ``j`` (descending) adds the in-block terms
+    ``sum_{j<k<j1} RT[j, k] ChiT[k]`` (vectorised across paths, four ``k`` at a time), then
+    applies ``chi = -f'_j (RT[j, n] + dt acc)`` (D3, left-point rule).
+    """
+    S = ChiT.shape[1]
+    nb = j1 - j0
+    fpt = np.empty((nb, S))  # f' of the block, transposed so that paths are contiguous
+    for a in range(S):
+        for jj in range(nb):
+            fpt[jj, a] = FP[a, j0 + jj]
+    acc = np.empty(_PATH_TILE)
+    for a0 in range(0, S, _PATH_TILE):
+        m = min(S - a0, _PATH_TILE)
+        for j in range(j1 - 1, j0 - 1, -1):
+            row = ChiT[j, a0:a0 + m]
+            for i in range(m):
+                acc[i] = row[i]
+            k = j + 1
+            while k + 3 < j1:
+                r0, r1, r2, r3 = RT[j, k], RT[j, k + 1], RT[j, k + 2], RT[j, k + 3]
+                x0, x1 = ChiT[k, a0:a0 + m], ChiT[k + 1, a0:a0 + m]
+                x2, x3 = ChiT[k + 2, a0:a0 + m], ChiT[k + 3, a0:a0 + m]
+                for i in range(m):
+                    acc[i] += r0 * x0[i] + r1 * x1[i] + r2 * x2[i] + r3 * x3[i]
+                k += 4
+            while k < j1:
+                r0, x0 = RT[j, k], ChiT[k, a0:a0 + m]
+                for i in range(m):
+                    acc[i] += r0 * x0[i]
+                k += 1
+            c = RT[j, n]
+            fj = fpt[j - j0, a0:a0 + m]
+            for i in range(m):
+                row[i] = -fj[i] * (c + dt * acc[i])
+
+
+def response_row(n: int, dt: float, RT: np.ndarray, FP: np.ndarray, weights: np.ndarray,
+                 n_chunks: int = 1, block: int = BLOCK) -> np.ndarray:
+    """Row ``E_w[f'(h(t_n)) chi(t_n, t_j)]``, j < n, of the regular response kernel (D3).
+
+    Same result as :func:`response_row_reference` (the method is exact; only the order of
+    the sums differs), computed for all ``S_R`` paths at once. With ``ChiT[j, a] =
+    chi_a(n, j)``, D3 (left-point rule) reads ``chi_a(n, j) = -f'_a(j) [RT[j, n] + dt
+    sum_{j<k<n} RT[j, k] chi_a(n, k)]``, a back-substitution in ``j``. The times are cut
+    into blocks ``[j0, j1)`` from the end; the terms ``k >= j1`` of a block are one
+    matrix product ``RT[j0:j1, j1:n] @ ChiT[j1:n]`` shared by all paths (BLAS, with the
+    calling thread's BLAS thread limit), the terms inside the block a small triangle done
+    by a numba kernel, and the row is the matrix-vector product ``ChiT @ (w f'(t_n))``.
+    Cost ``S_R n^2`` flops (as the reference), O(S_R n) memory.
+
+    Parameters
+    ----------
+    n : int
+        Current time index (``n >= 1``).
+    dt : float
+        Time step.
+    RT : (T+1, T+1) float64
+        The response transposed, ``RT[j, k] = R(t_k, t_j)``, filled for ``j < k <= n``.
+    FP : (S_R, T+1) float64
+        ``f'(h_a(t_k))`` of the response paths.
+    weights : (S_R,) float64
+        Estimator weights (sum to 1 over the population).
+    n_chunks : int
+        Unused; kept so that the call matches :func:`response_row_reference`.
+    block : int
+        Time-block size ``B`` (the in-block triangle costs ``S_R n B`` of the ``S_R n^2``
+        flops, at a lower rate than the matrix products).
+
+    Returns
+    -------
+    (n,) float64
+        ``sum_a w_a f'_a(n) chi_a(n, j)`` for ``j = 0 .. n-1``.
+    """
+    if block < 1:
+        raise ValueError(f"block must be a positive number of time steps, got {block}")
+    ChiT = np.empty((n, FP.shape[0]))
+    j1 = n
+    while j1 > 0:
+        j0 = max(0, j1 - block)
+        if j1 < n:
+            np.matmul(RT[j0:j1, j1:n], ChiT[j1:n], out=ChiT[j0:j1])
+        else:
+            ChiT[j0:j1] = 0.0
+        _block_triangle(n, dt, j0, j1, RT, FP, ChiT)
+        j1 = j0
+    return ChiT @ (weights * FP[:, n])
