@@ -78,7 +78,7 @@ def response_row_reference(n: int, dt: float, RT: np.ndarray, FP: np.ndarray,
 # ---------------------------------------------------------------------------------------
 
 BLOCK = 64  # time block of the blocked sweep (measured: see benchmarks/bench_solver.py)
-_PATH_TILE = 512  # paths per tile of the in-block triangle (a B x tile slab of chi in L2)
+_PATH_TILE = 2048  # paths per tile of the in-block triangle (measured: 512-S within noise)
 
 
 @njit(cache=True, fastmath=True)
@@ -93,9 +93,10 @@ def _block_triangle(n: int, dt: float, j0: int, j1: int, RT: np.ndarray, FP: np.
     S = ChiT.shape[1]
     nb = j1 - j0
     fpt = np.empty((nb, S))  # f' of the block, transposed so that paths are contiguous
-    for a in range(S):
+    for c0 in range(0, S, 64):  # in chunks of 64 paths: the rows of FP read stay in L1
         for jj in range(nb):
-            fpt[jj, a] = FP[a, j0 + jj]
+            for a in range(c0, min(S, c0 + 64)):
+                fpt[jj, a] = FP[a, j0 + jj]
     acc = np.empty(_PATH_TILE)
     for a0 in range(0, S, _PATH_TILE):
         m = min(S - a0, _PATH_TILE)

@@ -44,9 +44,9 @@ def test_blocked_matches_reference_around_block_edges(block):
 
 
 def test_blocked_matches_reference_on_many_paths():
-    """More paths than one tile of the in-block triangle (512), default block, long row."""
-    RT, FP, w = _inputs(301, 1100, seed=3)
-    n = 300
+    """More paths than one tile of the in-block triangle (2048), default block, long row."""
+    RT, FP, w = _inputs(201, 2100, seed=3)
+    n = 200
     ref = response_row_reference(n, DT, RT, FP, w, 4)
     assert _rel_err(response_row(n, DT, RT, FP, w, 4), ref) < 1e-10
 
