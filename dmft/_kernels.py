@@ -1,4 +1,14 @@
-"""Private numba kernels of the DMFT solver (typed arrays in and out, no Python objects)."""
+"""Private kernels of the DMFT solver (typed arrays in and out, no Python objects).
+
+The regular response row of THEORY D3 has two implementations with the same signature:
+:func:`response_row` (blocked back-substitution across all response paths: matrix products
+shared by the paths, numba only for the small in-block triangles) and
+:func:`response_row_reference` (the scalar per-path adjoint sweep it replaced, kept as the
+reference path). Both are exact for the left-point rule; they differ only in the order of
+the floating-point sums. The blocked kernel runs its matrix products with the caller's BLAS
+thread limit: on the shared 2-core machine two BLAS threads made a whole march 7x slower
+under load (``benchmarks/bench_solver.py``), so the solver's ``threadpool_limits(1)`` stays.
+"""
 
 from __future__ import annotations
 
