@@ -87,7 +87,8 @@ def response_row_reference(n: int, dt: float, RT: np.ndarray, FP: np.ndarray,
 # Blocked back-substitution across all response paths (issue 15)
 # ---------------------------------------------------------------------------------------
 
-BLOCK = 64  # time block of the blocked sweep (measured: see benchmarks/bench_solver.py)
+BLOCK = 128  # time block of the blocked sweep (its far part: one matrix product)
+LEAF = 32  # in-block triangles are split in halves down to this size (numba below it)
 _PATH_TILE = 2048  # paths per tile of the in-block triangle (measured: 512-S within noise)
 
 
@@ -133,8 +134,23 @@ def _block_triangle(n: int, dt: float, j0: int, j1: int, RT: np.ndarray, FP: np.
                 row[i] = -fj[i] * (c + dt * acc[i])
 
 
+def _solve_block(n: int, dt: float, j0: int, j1: int, RT: np.ndarray, FP: np.ndarray,
+                 ChiT: np.ndarray, leaf: int) -> None:
+    """Finish ``ChiT[j0:j1]`` (holding the sums over ``k >= j1``) by halving down to ``leaf``.
+
+    The later half is solved first; its terms in the earlier half are one matrix product.
+    """
+    if j1 - j0 <= leaf:
+        _block_triangle(n, dt, j0, j1, RT, FP, ChiT)
+        return
+    mid = (j0 + j1) // 2
+    _solve_block(n, dt, mid, j1, RT, FP, ChiT, leaf)
+    ChiT[j0:mid] += RT[j0:mid, mid:j1] @ ChiT[mid:j1]
+    _solve_block(n, dt, j0, mid, RT, FP, ChiT, leaf)
+
+
 def response_row(n: int, dt: float, RT: np.ndarray, FP: np.ndarray, weights: np.ndarray,
-                 n_chunks: int = 1, block: int = BLOCK) -> np.ndarray:
+                 n_chunks: int = 1, block: int = BLOCK, leaf: int = LEAF) -> np.ndarray:
     """Row ``E_w[f'(h(t_n)) chi(t_n, t_j)]``, j < n, of the regular response kernel (D3).
 
     Same result as :func:`response_row_reference` (the method is exact; only the order of
@@ -143,9 +159,10 @@ def response_row(n: int, dt: float, RT: np.ndarray, FP: np.ndarray, weights: np.
     sum_{j<k<n} RT[j, k] chi_a(n, k)]``, a back-substitution in ``j``. The times are cut
     into blocks ``[j0, j1)`` from the end; the terms ``k >= j1`` of a block are one
     matrix product ``RT[j0:j1, j1:n] @ ChiT[j1:n]`` shared by all paths (BLAS, with the
-    calling thread's BLAS thread limit), the terms inside the block a small triangle done
-    by a numba kernel, and the row is the matrix-vector product ``ChiT @ (w f'(t_n))``.
-    Cost ``S_R n^2`` flops (as the reference), O(S_R n) memory.
+    calling thread's BLAS thread limit); inside the block the later half is solved first
+    and its terms in the earlier half are another product, down to triangles of ``leaf``
+    steps done by a numba kernel; the row is then ``ChiT @ (w f'(t_n))``. Cost
+    ``S_R n^2`` flops (as the reference), O(S_R n) memory.
 
     Parameters
     ----------
@@ -161,17 +178,19 @@ def response_row(n: int, dt: float, RT: np.ndarray, FP: np.ndarray, weights: np.
         Estimator weights (sum to 1 over the population).
     n_chunks : int
         Unused; kept so that the call matches :func:`response_row_reference`.
-    block : int
-        Time-block size ``B`` (the in-block triangle costs ``S_R n B`` of the ``S_R n^2``
-        flops, at a lower rate than the matrix products).
+    block, leaf : int
+        Time-block size and the size below which the in-block triangle is done in numba
+        (the numba triangles cost ``S_R n leaf`` of the ``S_R n^2`` flops, at a lower rate
+        than the matrix products; measured in ``benchmarks/bench_solver.py``).
 
     Returns
     -------
     (n,) float64
         ``sum_a w_a f'_a(n) chi_a(n, j)`` for ``j = 0 .. n-1``.
     """
-    if block < 1:
-        raise ValueError(f"block must be a positive number of time steps, got {block}")
+    if block < 1 or leaf < 1:
+        raise ValueError(f"block and leaf must be positive numbers of time steps, got "
+                         f"block={block}, leaf={leaf}")
     ChiT = np.empty((n, FP.shape[0]))
     j1 = n
     while j1 > 0:
@@ -180,6 +199,6 @@ def response_row(n: int, dt: float, RT: np.ndarray, FP: np.ndarray, weights: np.
             np.matmul(RT[j0:j1, j1:n], ChiT[j1:n], out=ChiT[j0:j1])
         else:
             ChiT[j0:j1] = 0.0
-        _block_triangle(n, dt, j0, j1, RT, FP, ChiT)
+        _solve_block(n, dt, j0, j1, RT, FP, ChiT, leaf)
         j1 = j0
     return ChiT @ (weights * FP[:, n])

@@ -32,13 +32,14 @@ def _rel_err(got: np.ndarray, ref: np.ndarray) -> float:
     return float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))
 
 
-@pytest.mark.parametrize("block", [8, 64])
-def test_blocked_matches_reference_around_block_edges(block):
-    """n below, at, just above and at multiples of the block, and with a ragged first block."""
+@pytest.mark.parametrize(("block", "leaf"), [(8, 8), (24, 5), (128, 32)])
+def test_blocked_matches_reference_around_block_edges(block, leaf):
+    """n below, at, just above and at multiples of the block, and with a ragged first block;
+    blocks split in halves (also odd sizes) down to ``leaf``, or not split (leaf = block)."""
     RT, FP, w = _inputs(4 * block + 10, 37, seed=block)
-    for n in sorted({1, 2, block - 1, block, block + 1, 2 * block, 3 * block + 7}):
+    for n in sorted({1, 2, leaf + 1, block - 1, block, block + 1, 2 * block, 3 * block + 7}):
         ref = response_row_reference(n, DT, RT, FP, w, 3)
-        got = response_row(n, DT, RT, FP, w, 3, block=block)
+        got = response_row(n, DT, RT, FP, w, 3, block=block, leaf=leaf)
         assert got.shape == (n,)
         assert _rel_err(got, ref) < 1e-10, (n, block)
 
@@ -69,3 +70,5 @@ def test_blocked_rejects_bad_block():
     RT, FP, w = _inputs(5, 2, seed=0)
     with pytest.raises(ValueError, match="block"):
         response_row(4, DT, RT, FP, w, 1, block=0)
+    with pytest.raises(ValueError, match="leaf"):
+        response_row(4, DT, RT, FP, w, 1, leaf=0)
