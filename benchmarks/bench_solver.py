@@ -160,11 +160,13 @@ def print_kernel_table(S_R: int, T: int, stride: int) -> None:
           f"{rates[2]:.1f} GFLOP/s (2 threads)")
     print(f"\nkernel alone, rows n = 1..{T - 1}, S_R = {S_R} in 4 groups, every {stride}-th "
           "row timed")
+    print("blocked B/L: blocks of B steps split in halves down to L-step numba triangles")
     print(f"{'kernel':>24} {'seconds':>9} {'GFLOP/s':>8} {'/DGEMM(1)':>10} {'speed-up':>9}")
     runs = [("reference (numba)", response_row_reference, 1, {}),
-            ("blocked B=64, 1 BLAS", response_row, 1, {}),
-            ("blocked B=64, 2 BLAS", response_row, 2, {})]
-    runs += [(f"blocked B={b}, 1 BLAS", response_row, 1, {"block": b}) for b in (32, 128)]
+            ("blocked 128/32, 1 BLAS", response_row, 1, {}),
+            ("blocked 128/32, 2 BLAS", response_row, 2, {})]
+    runs += [(f"blocked {b}/{leaf}, 1 BLAS", response_row, 1, {"block": b, "leaf": leaf})
+             for b, leaf in ((64, 64), (128, 128), (64, 16))]
     ref_seconds = None
     for label, kernel, threads, kw in runs:
         sec, flops = kernel_march(kernel, S_R, T, stride=stride, blas_threads=threads, **kw)
