@@ -1,57 +1,123 @@
-"""Benchmark of the DMFT solver: wall time and peak memory of ``dmft.solver.solve``.
+"""Benchmark of the DMFT solver and of its response kernel (issue 15).
 
-Prints one row per (S, T) with the wall time and peak resident memory of ``solve`` (each
-configuration in a fresh subprocess, so the peak is its own), the share of the time spent
-in the response sweep, and the time of a deliberately naive reference for the response
-kernel M_R: the forward Volterra recursion of THEORY D3, ``chi(t,s) = -R(t,s) f'(s) -
-int R(t,tau) f'(tau) chi(tau,s) dtau``, storing the whole per-sample matrix chi and using
-every path, in plain Python loops. The naive reference is timed on a few paths and scaled
-linearly in S (its cost is exactly linear in the number of paths).
+One run prints, side by side, the blocked response kernel (``dmft._kernels.response_row``)
+and the scalar adjoint sweep it replaces (``response_row_reference``, kept as the reference
+path):
 
-Run: ``python benchmarks/bench_solver.py [--quick]``.
+1. the machine's DGEMM rate (2000 x 2000 ``matmul``, 1 and 2 BLAS threads, threadpoolctl);
+2. the kernel alone over a whole march: the rows ``n = 1 .. T-1`` on synthetic inputs
+   (causal decaying R, heavy-tailed f'), the response paths split into the solver's
+   ``n_groups`` groups; every ``stride``-th row is timed and the sum scaled by ``stride``.
+   Rates count ``S_R n^2`` flops per row (the multiply-adds of D3's back-substitution,
+   twice);
+3. ``dmft.solver.solve`` with each kernel (``dmft.solver.response_row`` monkeypatched in a
+   fresh subprocess per run, so the peak memory is its own): wall time, time inside the
+   kernel, peak resident memory. The default cases are those of the README table; with
+   ``--issue`` also the two cases of issue 15;
+4. the time of a deliberately naive reference for the response kernel M_R: the forward
+   Volterra recursion of THEORY D3, ``chi(t,s) = -R(t,s) f'(s) - int R(t,tau) f'(tau)
+   chi(tau,s) dtau``, storing the whole per-sample matrix chi and using every path, in
+   plain Python loops, timed on a few paths and scaled linearly in S.
+
+Run: ``python benchmarks/bench_solver.py [--quick] [--issue] [--stride K]``. The load
+average is printed: the machine is shared, and two BLAS threads on a loaded 2-core machine
+are much slower than one (THEORY section 6).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-CONFIGS = [(2_000, 200), (10_000, 500), (10_000, 1_000)]
-DT = 0.01
+from dmft._kernels import response_row, response_row_reference
+
+KERNELS = {"blocked": response_row, "reference": response_row_reference}
+# (label, alpha, m0, dt, n_steps, n_samples, n_response)
+README_CASES = [("readme", 3.0, 0.3, 0.01, T, S, 2_000)
+                for S, T in [(2_000, 200), (10_000, 500), (10_000, 1_000)]]
+ISSUE_CASES = [("issue-a", 3.0, 0.1, 0.02, 250, 98_568, 20_000),
+               ("issue-b", 3.0, 0.1, 0.02, 1_000, 10_000, 2_000)]
 
 
-def _child(S: int, T: int) -> None:
-    """Run one solve and print its timings as JSON (called in a subprocess)."""
+def _child(case: list, kernel: str) -> None:
+    """Run one solve with the given kernel and print its timings as JSON (subprocess)."""
     import resource
-
-    from dmft import _kernels
-    from dmft.solver import solve
-
-    spent = {"response": 0.0}
-    original = _kernels.response_row
-
-    def timed(*args):
-        t0 = time.perf_counter()
-        out = original(*args)
-        spent["response"] += time.perf_counter() - t0
-        return out
 
     import dmft.solver as solver_module
 
-    solve(3.0, 0.3, 4 * DT, dt=DT, n_samples=400, seed=0)  # compile numba kernels first
+    _, alpha, m0, dt, n_steps, S, S_R = case
+    spent = {"response": 0.0}
+
+    def timed(*args):
+        t0 = time.perf_counter()
+        out = KERNELS[kernel](*args)
+        spent["response"] += time.perf_counter() - t0
+        return out
+
     solver_module.response_row = timed
+    solver_module.solve(3.0, 0.3, 4 * dt, dt=dt, n_samples=400, seed=0)  # compile first
     spent["response"] = 0.0
     t0 = time.perf_counter()
-    sol = solve(3.0, 0.3, T * DT, dt=DT, n_samples=S, seed=0)
+    sol = solver_module.solve(alpha, m0, n_steps * dt, dt=dt, n_samples=S, n_response=S_R,
+                              seed=0)
     wall = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"wall": wall, "response": spent["response"], "peak_mb": peak_mb,
-                      "n_response": sol.metadata["n_response"], "status": sol.status}))
+                      "n_response": sol.metadata["n_response"], "status": sol.status,
+                      "m_end": float(sol.m[-1])}))
+
+
+def dgemm_rate(threads: int, size: int = 2000) -> float:
+    """GFLOP/s of a ``size`` x ``size`` matmul with ``threads`` BLAS threads (best of 3)."""
+    rng = np.random.default_rng(0)
+    A, B = rng.normal(size=(size, size)), rng.normal(size=(size, size))
+    best = np.inf
+    with threadpool_limits(limits=threads, user_api="blas"):
+        for _ in range(3):
+            t0 = time.perf_counter()
+            A @ B
+            best = min(best, time.perf_counter() - t0)
+    return 2 * size**3 / best / 1e9
+
+
+def synthetic_inputs(S_R: int, T: int, seed: int = 0):
+    """``RT`` (causal, unit diagonal, decaying in k - j), heavy-tailed ``FP``, weights."""
+    rng = np.random.default_rng(seed)
+    lag = np.arange(T)[None, :] - np.arange(T)[:, None]
+    RT = np.where(lag >= 0, np.exp(-0.02 * lag) * rng.uniform(0.5, 1.0, (T, T)), 0.0)
+    np.fill_diagonal(RT, 1.0)
+    FP = 2.0 * rng.standard_t(2.5, (S_R, T))
+    return RT, FP, np.full(S_R, 1.0 / S_R)
+
+
+def kernel_march(kernel, S_R: int, T: int, n_groups: int = 4, stride: int = 1,
+                 blas_threads: int = 1, **kw) -> tuple[float, float]:
+    """(seconds, flops) of the rows ``n = 1 .. T-1`` of ``kernel``, as the solver calls it.
+
+    The ``S_R`` paths are split into ``n_groups`` groups (one call per group and row, as in
+    the solver); every ``stride``-th row is timed and its time counted ``stride`` times.
+    """
+    RT, FP, w = synthetic_inputs(S_R // n_groups, T)
+    n_chunks = max(1, 4 * (os.cpu_count() or 1))
+    kernel(min(T - 1, 200), 0.02, RT, FP, w, n_chunks, **kw)  # compile / warm up
+    seconds = 0.0
+    with threadpool_limits(limits=blas_threads, user_api="blas"):
+        for first in range(1, T, stride):
+            rows = min(stride, T - first)
+            n = first + (rows - 1) // 2  # the middle row of the window stands for all of it
+            t0 = time.perf_counter()
+            for _ in range(n_groups):
+                kernel(n, 0.02, RT, FP, w, n_chunks, **kw)
+            seconds += (time.perf_counter() - t0) * rows
+    flops = float(S_R) * sum(n * n for n in range(1, T))
+    return seconds, flops
 
 
 def naive_response_rows(R: list, FP: list, dt: float) -> np.ndarray:
@@ -78,30 +144,78 @@ def _naive_seconds(S: int, T: int, paths: int = 2) -> float:
     R = np.tril(rng.uniform(0.5, 1.0, (T, T))).tolist()
     FP = rng.normal(2.0, 3.0, (paths, T)).tolist()
     t0 = time.perf_counter()
-    naive_response_rows(R, FP, DT)
+    naive_response_rows(R, FP, 0.01)
     return (time.perf_counter() - t0) * S / paths
+
+
+def _load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def print_kernel_table(S_R: int, T: int, stride: int) -> None:
+    """DGEMM rates, then the kernel over a march: reference vs blocked, and block sizes."""
+    print(f"# {_load()}")
+    rates = {k: dgemm_rate(k) for k in (1, 2)}
+    print(f"DGEMM 2000^3: {rates[1]:.1f} GFLOP/s (1 BLAS thread), "
+          f"{rates[2]:.1f} GFLOP/s (2 threads)")
+    print(f"\nkernel alone, rows n = 1..{T - 1}, S_R = {S_R} in 4 groups, every {stride}-th "
+          "row timed")
+    print("blocked B/L: blocks of B steps split in halves down to L-step numba triangles")
+    print(f"{'kernel':>24} {'seconds':>9} {'GFLOP/s':>8} {'/DGEMM(1)':>10} {'speed-up':>9}")
+    runs = [("reference (numba)", response_row_reference, 1, {}),
+            ("blocked 128/32, 1 BLAS", response_row, 1, {}),
+            ("blocked 128/32, 2 BLAS", response_row, 2, {})]
+    runs += [(f"blocked {b}/{leaf}, 1 BLAS", response_row, 1, {"block": b, "leaf": leaf})
+             for b, leaf in ((64, 64), (128, 128), (64, 16))]
+    ref_seconds = None
+    for label, kernel, threads, kw in runs:
+        sec, flops = kernel_march(kernel, S_R, T, stride=stride, blas_threads=threads, **kw)
+        ref_seconds = ref_seconds or sec
+        rate = flops / sec / 1e9
+        print(f"{label:>24} {sec:>9.2f} {rate:>8.1f} {rate / rates[1]:>10.2f} "
+              f"{ref_seconds / sec:>8.1f}x", flush=True)
+    print(f"# {_load()}")
+
+
+def print_solver_table(cases: list, naive: bool) -> None:
+    """``solve`` with each kernel, one fresh subprocess per run."""
+    print(f"\n{'case':>8} {'S':>7} {'T':>6} {'S_R':>6} {'kernel':>10} {'wall s':>8} "
+          f"{'kernel s':>9} {'peak MB':>8} {'m(T)':>7}" + ("  naive M_R s" if naive else ""))
+    for case in cases:
+        label, _, _, _, T, S, _ = case
+        for kernel in KERNELS:
+            out = subprocess.run([sys.executable, __file__, "--child", json.dumps(case),
+                                  kernel], capture_output=True, text=True, check=True)
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            extra = ""
+            if naive and kernel == "reference":
+                extra = f" {_naive_seconds(S, min(T, 200)) * (T / min(T, 200)) ** 3:>12.0f}"
+            print(f"{label:>8} {S:>7} {T:>6} {r['n_response']:>6} {kernel:>10} "
+                  f"{r['wall']:>8.1f} {r['response']:>9.1f} {r['peak_mb']:>8.0f} "
+                  f"{r['m_end']:>7.4f}{extra}  ({_load()})", flush=True)
+    if naive:
+        print("naive: plain-loop D3 on all S paths, timed on 2 paths (and T <= 200, scaled as "
+              "T^3) then scaled linearly in S")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="only the smallest configuration")
-    parser.add_argument("--child", nargs=2, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true",
+                        help="small kernel march and only the smallest solver case")
+    parser.add_argument("--issue", action="store_true", help="also the two cases of issue 15")
+    parser.add_argument("--stride", type=int, default=5,
+                        help="time every K-th row of the kernel march (1: all rows)")
+    parser.add_argument("--no-solver", action="store_true", help="kernel tables only")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(*args.child)
+        _child(json.loads(args.child[0]), args.child[1])
         return
-    configs = CONFIGS[:1] if args.quick else CONFIGS
-    print(f"{'S':>7} {'T':>6} {'S_R':>6} {'wall s':>8} {'M_R sweep s':>12} {'peak MB':>8} "
-          f"{'naive M_R s':>12} {'speed-up':>9}")
-    for S, T in configs:
-        out = subprocess.run([sys.executable, __file__, "--child", str(S), str(T)],
-                             capture_output=True, text=True, check=True)
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        naive = _naive_seconds(S, min(T, 200)) * (T / min(T, 200)) ** 3
-        print(f"{S:>7} {T:>6} {r['n_response']:>6} {r['wall']:>8.1f} {r['response']:>12.1f} "
-              f"{r['peak_mb']:>8.0f} {naive:>12.0f} {naive / r['wall']:>8.0f}x", flush=True)
-    print("naive: plain-loop D3 on all S paths, timed on 2 paths (and T <= 200, scaled as "
-          "T^3) then scaled linearly in S")
+    print_kernel_table(500 if args.quick else 2_000, 300 if args.quick else 1_000,
+                       args.stride)
+    if not args.no_solver:
+        cases = README_CASES[:1] if args.quick else README_CASES
+        print_solver_table(cases + (ISSUE_CASES if args.issue else []), naive=True)
 
 
 if __name__ == "__main__":
