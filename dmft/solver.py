@@ -34,7 +34,8 @@ Per step ``n``:
   pivot below ``1e-12`` of the column norm (a force already in the span of the past) gets a
   zero basis vector, i.e. no new noise direction, which is exact for a rank-deficient M_C.
 * ``M_R(t_n, t_j) = alpha E[f'(t_n) chi(t_n, t_j)]`` (regular part) with the per-sample
-  response of D3 solved by an adjoint (backward in j) sweep, O(n^2) per path per step, on
+  response of D3 solved by a blocked back-substitution across the response paths (matrix
+  products shared by the paths, `_kernels.response_row`), O(n^2) per path per step, on
   a subset of ``n_response`` paths (stratified: the half with the largest labels y, where
   the heavy tail of the response lives (THEORY section 6), plus a uniform sample of the
   rest, with exact stratum weights, so the estimator stays unbiased). This O(S_R T^3)
