@@ -31,7 +31,7 @@ def run_demo(out: str | Path = "dmft-demo", quick: bool = False, progress: bool 
 
     matplotlib.use("Agg")
     from dmft import plotting
-    from dmft.phase_diagram import growth_factor, invert_growth
+    from dmft.growth import growth_factor, invert_growth
     from dmft.spectrum import WeightLaw, spectrum_along
     from dmft.validate import validate
 
@@ -81,7 +81,8 @@ def run_demo(out: str | Path = "dmft-demo", quick: bool = False, progress: bool 
     thr = invert_growth(Ns, np.array(alphas), np.array([g.log_G_max for g in growths]),
                         np.array([g.log_G_max_sem for g in growths]))
     summary["alpha_alg"] = {f"{n:.0e}": float(a) for n, a in zip(Ns, thr.alpha_alg, strict=True)}
-    from dmft.figures import figure_a, figure_d, reference_bbp
+    from dmft.bbp import reference_bbp
+    from dmft.figures import figure_a, figure_d
 
     figure_a().savefig(out / "phase_diagram.png", dpi=120)
     figure_d().savefig(out / "success.png", dpi=120)

@@ -16,12 +16,8 @@ import pytest
 from scipy import optimize, stats
 
 import dmft.simulate
-from dmft.phase_diagram import (
-    SuccessCurve,
-    fit_alpha_50,
-    success_probability,
-    wilson_interval,
-)
+from dmft.stats import fit_alpha_50, wilson_interval
+from dmft.success import SuccessCurve, success_probability
 
 
 class _Serial:
