@@ -2,9 +2,11 @@
 ``data/README.md``).
 
 The top-level ``data/`` folder of the repository is the source of truth. The wheel ships it
-as the resource package ``dmft._refdata`` (``pyproject.toml`` maps that package onto
-``data/``), so an installed package reads it through :mod:`importlib.resources`; run from a
-checkout without installing, the package falls back to the source tree's ``data/``.
+as the folder ``dmft/_refdata`` (``pyproject.toml`` maps the resource package
+``dmft._refdata`` onto ``data/``), so an installed package reads it through
+:mod:`importlib.resources` (``files("dmft") / "_refdata"``: an installed wheel is a plain
+folder); run from a checkout without installing, it falls back to the source tree's
+``data/``.
 """
 
 from __future__ import annotations
@@ -33,12 +35,9 @@ def data_dir() -> Path:
     FileNotFoundError
         If neither holds the growth factors (a broken install: reinstall the package).
     """
-    try:
-        root = Path(str(resources.files("dmft._refdata")))
-    except ModuleNotFoundError:
-        root = None
-    for candidate in (root, _SOURCE_DATA):
-        if candidate is not None and (candidate / GROWTH).is_file():
+    installed = resources.files("dmft").joinpath("_refdata")  # a folder of the wheel
+    for candidate in (Path(str(installed)), _SOURCE_DATA):
+        if (candidate / GROWTH).is_file():
             return candidate
     raise FileNotFoundError(
         f"no reference data: neither the installed dmft._refdata nor {_SOURCE_DATA} holds "
