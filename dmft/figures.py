@@ -12,7 +12,9 @@
 ``data/README.md``): they are
 the expensive part (hours of DMFT and gradient descent); ``benchmarks/reference_data.py``
 regenerates them. (b), (c) and (e) are computed from first principles on the spot, at sizes
-chosen by ``quick`` (under a minute on 2 cores) or the defaults (a few minutes). Each figure
+chosen by ``quick`` (measured: 58 s of CPU, 118 s wall on the 2-core machine shared with
+four other jobs; figure (b)'s density solves are most of it) or the defaults (a few
+minutes). Each figure
 is written as soon as it is made; a tqdm bar on stderr shows the progress.
 """
 
@@ -81,8 +83,9 @@ def figure_b(quick: bool = False, alphas=REGIME_ALPHAS):
     a different state than the m0 -> 0+ curve, and the panel title says so through both m.
     t_BBP is read off the DMFT run (:meth:`SpectrumTrajectory.t_bbp`); where there is none
     (no outlier at t = 0, or one that survives) the middle column is t_late / 4. With
-    ``quick`` the exact t = 0 law uses 32 quadrature nodes instead of 256 (its bulk mass
-    agrees to 1e-11 at alpha = 6; the density solve costs about 2.5x less).
+    ``quick`` the exact t = 0 law uses 16 quadrature nodes instead of 256: measured at
+    alpha = 14 against 32 nodes, bulk mass to 3e-8, nu_e mass to 1e-4, outlier position
+    to 4e-6, for a quarter of the cost of the density solves.
     """
     from dmft import plotting
     from dmft.finite_n import hessian_eigenvalues_along_gd
@@ -90,7 +93,7 @@ def figure_b(quick: bool = False, alphas=REGIME_ALPHAS):
     from dmft.spectrum import WeightLaw, spectrum_along
 
     S, t_late, N, seeds = (2000, 1.0, 150, 2) if quick else (8000, 2.0, 400, 4)
-    grid = np.arange(0.0, t_late + 1e-9, 0.05)
+    grid = np.arange(0.0, t_late + 1e-9, 0.1 if quick else 0.05)  # spectrum times
     panels = []
     for a in alphas:
         sol = solve(a, 1e-10, t_late, dt=0.02, n_samples=S, sample_times=grid)
@@ -100,7 +103,7 @@ def figure_b(quick: bool = False, alphas=REGIME_ALPHAS):
         times = (0.0, t_mid, t_late)
         eigs, m_fn = hessian_eigenvalues_along_gd(a, N, times, seeds, 0.02)
         tags = ("t = 0", f"t = {t_mid:.2f}" + (" (t_BBP)" if has_tb else ""), f"t = {t_late:g}")
-        laws = [WeightLaw.gaussian(a, m=float(sol.m[0]), n_quad=32) if quick and t == 0
+        laws = [WeightLaw.gaussian(a, m=float(sol.m[0]), n_quad=16) if quick and t == 0
                 else WeightLaw.from_solution(sol, t) for t in times]
         panels.append([(law, e, f"{tag}, m_N = {mn:.2f}")
                        for law, e, tag, mn in zip(laws, eigs, tags, m_fn, strict=True)])
