@@ -9,13 +9,12 @@
 (e) lam_out(t) and the left edge vs t.
 
 (a) and (d) read the shipped reference data (through :mod:`dmft._data`; format:
-``data/README.md``): they are
-the expensive part (hours of DMFT and gradient descent); ``benchmarks/reference_data.py``
-regenerates them. (b), (c) and (e) are computed from first principles on the spot, at sizes
-chosen by ``quick`` (measured: 58 s of CPU, 118 s wall on the 2-core machine shared with
-four other jobs; figure (b)'s density solves are most of it) or the defaults (a few
-minutes). Each figure
-is written as soon as it is made; a tqdm bar on stderr shows the progress.
+``data/README.md``): they are the expensive part (hours of DMFT and gradient descent);
+``benchmarks/reference_data.py`` regenerates them. (b), (c) and (e) are computed from first
+principles on the spot, at sizes chosen by ``quick`` (measured: 58 s of CPU, 118 s wall on
+the 2-core machine shared with four other jobs; figure (b)'s density solves are most of
+it; ``benchmarks/bench_figures.py``) or the defaults (a few minutes). Each figure is
+written as soon as it is made; a tqdm bar on stderr shows the progress.
 """
 
 from __future__ import annotations
