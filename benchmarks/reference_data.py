@@ -1,8 +1,8 @@
 """Regenerate the reference data of ``data/`` behind figures (a) and (d) (``data/README.md``).
 
 * ``data/growth_factor.npz``: G(t; alpha) to t = 20 (:func:`write_reference_growth`);
-* ``data/bbp_times.json``: t_BBP(alpha) with its refinements (:func:`dmft.phase_diagram.t_bbp`)
-  and alpha_BBP_TS with both routes (:func:`dmft.phase_diagram.alpha_bbp_ts`; the rate route
+* ``data/bbp_times.json``: t_BBP(alpha) with its refinements (:func:`dmft.bbp.t_bbp`)
+  and alpha_BBP_TS with both routes (:func:`dmft.bbp.alpha_bbp_ts`; the rate route
   on the shipped growth factors);
 * ``data/success_N<N>.npz``: finite-N success curves (:func:`success_probability`), read
   from the cache of ``benchmarks/success_rates.py`` when present (same parameters).
@@ -23,14 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from dmft.figures import DATA, REFERENCE_BBP
-from dmft.phase_diagram import (
-    alpha_bbp_ts,
-    reference_growth,
-    success_probability,
-    t_bbp,
-    write_reference_growth,
-)
+from dmft import _data
+from dmft.bbp import alpha_bbp_ts, t_bbp
+from dmft.growth import reference_growth, write_reference_growth
+from dmft.success import success_probability
+
+DATA = Path(__file__).resolve().parents[1] / "data"  # the source of truth, shipped in the wheel
 
 GROWTH_ALPHAS = (4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0)
 T_BBP_ALPHAS = (4.0, 6.0, 8.0, 10.0, 12.0)
@@ -60,7 +58,8 @@ def _bbp(path: Path) -> None:
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
     with ThreadPoolExecutor(1) as ex:
         ts = alpha_bbp_ts(TS_ALPHAS, t_max=10.0, n_samples=8000, executor=ex,
-                          cache_dir=CACHE / "ts_cache", growths=reference_growth())
+                          cache_dir=CACHE / "ts_cache",
+                          growths=reference_growth(DATA / _data.GROWTH))
     out["alpha_bbp_ts"] = [ts.alpha, ts.error]
     out["alpha_bbp_ts_routes"] = {
         "margin": [ts.alpha_margin, ts.alpha_margin_err], "rate": [ts.alpha_rate,
@@ -93,10 +92,10 @@ def main() -> None:
     args = p.parse_args()
     if args.part in ("growth", "all"):
         with ThreadPoolExecutor(1) as ex:
-            write_reference_growth(alphas=GROWTH_ALPHAS, t_max=20.0, executor=ex,
-                                   cache_dir=CACHE / "g20_cache")
+            write_reference_growth(DATA / _data.GROWTH, alphas=GROWTH_ALPHAS, t_max=20.0,
+                                   executor=ex, cache_dir=CACHE / "g20_cache")
     if args.part in ("bbp", "all"):
-        _bbp(REFERENCE_BBP)
+        _bbp(DATA / _data.BBP_TIMES)
     if args.part in ("success", "all"):
         _success(DATA, args.n)
 

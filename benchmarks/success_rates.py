@@ -1,10 +1,10 @@
 """Finite-N success probability of gradient descent vs alpha, and alpha_50(N) vs DMFT (T4).
 
 For each N, ``runs`` uniformly random starts (independent datasets) per alpha through
-:func:`dmft.phase_diagram.success_probability` (cached, so a rerun only prints); prints the
+:func:`dmft.success.success_probability` (cached, so a rerun only prints); prints the
 success rate with its Wilson 95 % interval per (N, alpha), the empirical 50 % point
 alpha_50(N) +- its standard error, the rate at t_max / 2 (to show t_max is long enough),
-and the DMFT prediction alpha_alg(N) of :func:`dmft.phase_diagram.invert_growth` on the
+and the DMFT prediction alpha_alg(N) of :func:`dmft.growth.invert_growth` on the
 shipped growth factors (``data/growth_factor.npz``; no solve needed).
 
 Run: ``python benchmarks/success_rates.py [--N 250 500 1000 2000] [--runs 40] ...``
@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dmft.phase_diagram import invert_growth, reference_growth, success_probability
+from dmft.growth import invert_growth, reference_growth
+from dmft.success import success_probability
 
 
 def _args() -> argparse.Namespace:

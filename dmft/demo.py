@@ -164,7 +164,7 @@ def _phase_validation(out: Path, size: dict, summary: dict) -> None:
 
 def _phase_growth(out: Path, size: dict, summary: dict) -> None:
     from dmft import plotting
-    from dmft.phase_diagram import growth_factor, invert_growth
+    from dmft.growth import growth_factor, invert_growth
 
     # G_max needs time to build up at large alpha: t_growth = 6 in the full demo
     growths = [growth_factor(a, t_max=size["t_growth"], dt=0.02, n_samples=size["S"],
@@ -193,7 +193,8 @@ def _phase_trajectory(out: Path, size: dict, summary: dict) -> None:
 
 
 def _phase_reference(out: Path, size: dict, summary: dict) -> None:
-    from dmft.figures import figure_a, figure_d, reference_bbp
+    from dmft.bbp import reference_bbp
+    from dmft.figures import figure_a, figure_d
 
     figure_a().savefig(out / "phase_diagram.png", dpi=120)
     figure_d().savefig(out / "success.png", dpi=120)

@@ -8,43 +8,31 @@
 (d) finite-N success probability vs alpha for several N with the predicted alpha_alg(N);
 (e) lam_out(t) and the left edge vs t.
 
-(a) and (d) read the shipped reference data (``data/``, see ``data/README.md``): they are
-the expensive part (hours of DMFT and gradient descent); ``benchmarks/reference_data.py``
-regenerates them. (b), (c) and (e) are computed from first principles on the spot, at sizes
-chosen by ``quick`` (seconds) or the defaults (a few minutes on 2 cores).
+(a) and (d) read the shipped reference data (through :mod:`dmft._data`; format:
+``data/README.md``): they are the expensive part (hours of DMFT and gradient descent);
+``benchmarks/reference_data.py`` regenerates them. (b), (c) and (e) are computed from first
+principles on the spot, at sizes chosen by ``quick`` (measured: 58 s of CPU, 118 s wall on
+the 2-core machine shared with four other jobs; figure (b)'s density solves are most of
+it; ``benchmarks/bench_figures.py``) or the defaults (a few minutes). Each figure is
+written as soon as it is made; a tqdm bar on stderr shows the progress.
 """
 
 from __future__ import annotations
 
-import json
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-REFERENCE_BBP = DATA / "bbp_times.json"
 REGIME_ALPHAS = (2.5, 6.0, 14.0)  # below alpha_BBP_init, informative, above alpha_BBP_TS
-
-
-def reference_bbp(path: str | Path = REFERENCE_BBP) -> dict:
-    """Shipped t_BBP(alpha) and alpha_BBP_TS (format: ``data/README.md``)."""
-    d = json.loads(Path(path).read_text())
-    d["t_bbp"] = {float(a): v for a, v in d["t_bbp"].items()}
-    return d
-
-
-def reference_success(data: str | Path = DATA) -> list:
-    """Shipped finite-N success curves (``data/success_N*.npz``), sorted by N."""
-    from dmft.phase_diagram import SuccessCurve
-
-    curves = [SuccessCurve.load(p) for p in Path(data).glob("success_N*.npz")]
-    return sorted(curves, key=lambda c: c.N)
 
 
 def figure_a():
     """Figure (a) from the shipped growth factors and BBP data."""
     from dmft import plotting
-    from dmft.phase_diagram import invert_growth, reference_growth
+    from dmft.bbp import reference_bbp
+    from dmft.growth import invert_growth, reference_growth
     from dmft.thresholds import alpha_bbp_init
 
     g = reference_growth()
@@ -62,12 +50,13 @@ def figure_d(m_escape: float = 0.5):
     horizon ``G_h`` taken at each experiment's ``t_max`` (capped at the end of the shipped
     G)."""
     from dmft import plotting
-    from dmft.phase_diagram import (
+    from dmft.growth import (
         AlgorithmicThreshold,
         predicted_success,
         reference_growth,
         threshold_at_horizon,
     )
+    from dmft.success import reference_success
 
     curves = reference_success()
     g = reference_growth()
@@ -84,28 +73,6 @@ def figure_d(m_escape: float = 0.5):
     return plotting.plot_success(curves, joined, preds)
 
 
-def _finite_n_eigs(alpha: float, N: int, times, seeds: int,
-                   eta: float) -> tuple[list[np.ndarray], list[float]]:
-    """Riemannian Hessian eigenvalues (trivial mode removed), pooled over ``seeds`` datasets,
-    after gradient descent from ``m0 = 0`` to each of ``times``; and the mean ``|m|``."""
-    from dmft.simulate import make_problem, riemannian_hessian_dense, simulate
-
-    children = np.random.SeedSequence(0).spawn(seeds)
-    probs = [make_problem(alpha, N, m0=0.0, seed=c) for c in children]
-    eigs, m_abs = [], []
-    for t in times:
-        W = ([p.W0[0] for p in probs] if t == 0 else
-             simulate(alpha, N, m0=0.0, t_max=t, eta=eta, seeds=seeds, seed=0).w_final)
-        lams = []
-        for p, w in zip(probs, W, strict=True):
-            lam = np.linalg.eigvalsh(riemannian_hessian_dense(p.X, p.y, w))
-            lams.append(np.delete(lam, np.argmin(abs(lam))))  # the trivial 0 along w
-        eigs.append(np.concatenate(lams))
-        m_abs.append(float(np.mean([abs(w @ p.w_star) / N for p, w in zip(probs, W,
-                                                                        strict=True)])))
-    return eigs, m_abs
-
-
 def figure_b(quick: bool = False, alphas=REGIME_ALPHAS):
     """Figure (b): densities at t = 0, t_BBP and late time for three alphas, finite-N overlay.
 
@@ -114,14 +81,18 @@ def figure_b(quick: bool = False, alphas=REGIME_ALPHAS):
     has grown to O(1) (large alpha, late times: finite-N escape, T4) the histogram belongs to
     a different state than the m0 -> 0+ curve, and the panel title says so through both m.
     t_BBP is read off the DMFT run (:meth:`SpectrumTrajectory.t_bbp`); where there is none
-    (no outlier at t = 0, or one that survives) the middle column is t_late / 4.
+    (no outlier at t = 0, or one that survives) the middle column is t_late / 4. With
+    ``quick`` the exact t = 0 law uses 16 quadrature nodes instead of 256: measured at
+    alpha = 14 against 32 nodes, bulk mass to 3e-8, nu_e mass to 1e-4, outlier position
+    to 4e-6, for a quarter of the cost of the density solves.
     """
     from dmft import plotting
+    from dmft.finite_n import hessian_eigenvalues_along_gd
     from dmft.solver import solve
     from dmft.spectrum import WeightLaw, spectrum_along
 
     S, t_late, N, seeds = (2000, 1.0, 150, 2) if quick else (8000, 2.0, 400, 4)
-    grid = np.arange(0.0, t_late + 1e-9, 0.05)
+    grid = np.arange(0.0, t_late + 1e-9, 0.1 if quick else 0.05)  # spectrum times
     panels = []
     for a in alphas:
         sol = solve(a, 1e-10, t_late, dt=0.02, n_samples=S, sample_times=grid)
@@ -129,10 +100,12 @@ def figure_b(quick: bool = False, alphas=REGIME_ALPHAS):
         has_tb = bool(np.isfinite(tb) and tb > 0)
         t_mid = float(grid[np.argmin(abs(grid - (tb if has_tb else t_late / 4)))])
         times = (0.0, t_mid, t_late)
-        eigs, m_fn = _finite_n_eigs(a, N, times, seeds, 0.02)
+        eigs, m_fn = hessian_eigenvalues_along_gd(a, N, times, seeds, 0.02)
         tags = ("t = 0", f"t = {t_mid:.2f}" + (" (t_BBP)" if has_tb else ""), f"t = {t_late:g}")
-        panels.append([(WeightLaw.from_solution(sol, t), e, f"{tag}, m_N = {mn:.2f}")
-                       for t, e, tag, mn in zip(times, eigs, tags, m_fn, strict=True)])
+        laws = [WeightLaw.gaussian(a, m=float(sol.m[0]), n_quad=16) if quick and t == 0
+                else WeightLaw.from_solution(sol, t) for t in times]
+        panels.append([(law, e, f"{tag}, m_N = {mn:.2f}")
+                       for law, e, tag, mn in zip(laws, eigs, tags, m_fn, strict=True)])
     return plotting.plot_density_grid(panels, N)
 
 
@@ -151,18 +124,49 @@ def figure_ce(quick: bool = False, alpha: float = 6.0):
     return plotting.plot_validation(report), plotting.plot_outlier_along(traj, alpha)
 
 
-def make_figures(out: str | Path = "dmft-figures", quick: bool = False) -> list[Path]:
-    """Write figures (a)-(e) as PNG files into ``out``; returns their paths."""
+def make_figures(out: str | Path = "dmft-figures", quick: bool = False,
+                 progress: bool = True) -> list[Path]:
+    """Write figures (a)-(e) as PNG files into ``out``, each as soon as it is made.
+
+    Parameters
+    ----------
+    out : path
+        Output directory (created if needed).
+    quick : bool
+        Small sizes (under a minute on 2 cores) instead of the defaults (minutes).
+    progress : bool
+        A tqdm bar on stderr over the figures, with the one being made.
+
+    Returns
+    -------
+    list of Path
+        The files written, in the order (a)-(e).
+    """
     import matplotlib
+    import matplotlib.pyplot as plt
+    from tqdm.auto import tqdm
 
     matplotlib.use("Agg")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    fig_c, fig_e = figure_ce(quick)
-    figs = {"a_phase_diagram": figure_a(), "b_densities": figure_b(quick),
-            "c_dmft_vs_finite_n": fig_c, "d_success": figure_d(), "e_outlier_along": fig_e}
-    paths = []
-    for name, fig in figs.items():
-        paths.append(out / f"{name}.png")
-        fig.savefig(paths[-1], dpi=120)
-    return paths
+    steps = [("a_phase_diagram", figure_a), ("d_success", figure_d),
+             ("b_densities", lambda: figure_b(quick)),
+             ("c_dmft_vs_finite_n+e_outlier_along", lambda: figure_ce(quick))]
+    written: dict[str, Path] = {}
+    bar = tqdm(total=len(steps), desc="figures", unit="figure", file=sys.stderr,
+               disable=not progress)
+    try:
+        for name, make in steps:
+            bar.set_postfix_str(name)
+            t0 = time.perf_counter()
+            figs = make()
+            for part, fig in zip(name.split("+"), figs if isinstance(figs, tuple) else (figs,),
+                                 strict=True):
+                written[part] = out / f"{part}.png"
+                fig.savefig(written[part], dpi=120)
+                plt.close(fig)
+            bar.write(f"  {name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+            bar.update(1)
+    finally:
+        bar.close()
+    return [written[k] for k in sorted(written)]

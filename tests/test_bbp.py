@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from dmft._bbp import _combine, _rate_inf, _root_linear
-from dmft.figures import reference_bbp
-from dmft.phase_diagram import t_bbp
+from dmft.bbp import _combine, _rate_inf, _root_linear, reference_bbp, t_bbp
 from dmft.spectrum import SpectrumTrajectory, WeightLaw
 from dmft.thresholds import alpha_bbp_init
 

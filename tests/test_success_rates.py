@@ -16,12 +16,8 @@ import pytest
 from scipy import optimize, stats
 
 import dmft.simulate
-from dmft.phase_diagram import (
-    SuccessCurve,
-    fit_alpha_50,
-    success_probability,
-    wilson_interval,
-)
+from dmft.stats import fit_alpha_50, wilson_interval
+from dmft.success import SuccessCurve, success_probability
 
 
 class _Serial:
@@ -45,6 +41,21 @@ def test_wilson_matches_scipy(confidence):
             low, high = wilson_interval(k, n, confidence)
             assert low == pytest.approx(max(ci.low, 0.0), abs=1e-12)
             assert high == pytest.approx(min(ci.high, 1.0), abs=1e-12)
+
+
+def test_wilson_matches_the_closed_form_score_interval():
+    """scipy's binomtest route vs the score interval written out (Wilson 1927):
+    (p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)."""
+    k = np.arange(0, 41)[:, None]
+    n = np.array([40, 55, 300])
+    for conf in (0.68, 0.95, 0.999):
+        z2 = stats.norm.ppf(0.5 + conf / 2) ** 2
+        p = k / n
+        centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+        half = np.sqrt(z2) / (1 + z2 / n) * np.sqrt(p * (1 - p) / n + z2 / (4 * n**2))
+        low, high = wilson_interval(k, n, conf)
+        np.testing.assert_allclose(low, np.clip(centre - half, 0, 1), atol=1e-12)
+        np.testing.assert_allclose(high, np.clip(centre + half, 0, 1), atol=1e-12)
 
 
 def test_wilson_edges_and_broadcasting():
@@ -118,6 +129,29 @@ def test_fit_recovers_known_alpha_50_within_its_error():
     assert abs(inside - 0.95) < 4 * np.sqrt(0.95 * 0.05 / reps)
 
 
+def test_fit_at_recovers_a_drifting_alpha_50_from_escape_times():
+    """SuccessCurve.fit_at(t) vs synthetic escape times with a known 50 % point at every t:
+    run j succeeds by time t iff alpha > a50(t) + width * logit(u_j), u_j uniform, with
+    a50(t) = 6 + 4/t, i.e. t_hit = 4 / (alpha - 6 - width logit u) (inf if never). At
+    t = 10 and t = 5 the fit must find 6.4 and 6.8 within 4 of its stated errors."""
+    rng = np.random.default_rng(21)
+    a = np.arange(5.0, 9.01, 0.25)
+    runs, width, t_max = 1500, 0.5, 10.0
+    u = rng.uniform(size=(a.size, runs))
+    gap = a[:, None] - 6.0 - width * np.log(u / (1 - u))
+    t_hit = np.where(gap > 0, 4.0 / np.where(gap > 0, gap, 1.0), np.inf)
+    k = np.sum(t_hit <= t_max, axis=1)
+    n = np.full(a.size, runs)
+    curve = SuccessCurve(N=100, alphas=a, successes=k, trials=n, rate=k / n, ci_low=k / n,
+                         ci_high=k / n, t_max=t_max, eta=0.01, alpha_50=np.nan,
+                         alpha_50_err=np.nan, t_hit=t_hit)
+    for t in (t_max, t_max / 2):
+        fit = curve.fit_at(t)
+        truth = 6.0 + 4.0 / t
+        assert 0 < fit.alpha_50_err < 0.05
+        assert abs(fit.alpha_50 - truth) < 4 * fit.alpha_50_err, (t, fit.alpha_50, truth)
+
+
 def test_fit_separated_data():
     fit = fit_alpha_50([1, 2, 3, 4], [0, 0, 5, 5], [5, 5, 5, 5])
     assert fit.separated and (fit.alpha_50, fit.alpha_50_err) == (2.5, 0.5)
@@ -142,7 +176,6 @@ def test_tiny_real_sweep_and_cache(tmp_path, monkeypatch):
     assert high[0] < 0.5 and low[1] > 0.5
     assert np.all(c.rate_at(c.t_max) >= c.rate)  # a success has crossed by t_max
     assert 2.0 <= c.alpha_50 <= 15.0
-    assert c.fit_at(c.t_max).alpha_50 == c.alpha_50  # same counts, same fit
 
     def boom(*args, **kwargs):
         raise AssertionError("simulate called despite the cache")

@@ -1,5 +1,4 @@
-"""t_BBP(alpha) (T2) and alpha_BBP_TS (T3) from DMFT trajectories; re-exported by
-:mod:`dmft.phase_diagram`.
+"""t_BBP(alpha) (T2) and alpha_BBP_TS (T3) from DMFT trajectories, and their shipped values.
 
 Both read the BBP *margin* of the Hessian along the trajectory: ``max S_PV(s)`` over the
 left branch (:class:`dmft.spectrum.Outlier`), positive iff the outlier along w* exists (H6)
@@ -31,10 +30,14 @@ alpha_BBP_TS (T3)
     ``sqrt(chi^2 / (n - 1))`` when the routes disagree beyond their errors. The late
     margin carries a systematic error from the population size (``margin_sys``,
     measured), added in quadrature.
+
+:func:`reference_bbp` reads the shipped values (``data/bbp_times.json``, through
+:mod:`dmft._data`).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from concurrent.futures import Executor
@@ -43,8 +46,11 @@ from pathlib import Path
 
 import numpy as np
 
-from dmft import _checks
+from dmft import _checks, _data
 from dmft.solver import solve
+from dmft.sweeps import sweep
+
+__all__ = ["t_bbp", "BBPTime", "alpha_bbp_ts", "ThresholdStates", "reference_bbp"]
 
 _M0 = 1e-10
 
@@ -267,12 +273,12 @@ def _combine(*routes: tuple[float, float]) -> tuple[float, float]:
 def alpha_bbp_ts(alphas: Sequence[float] = (9.0, 10.0, 11.0, 12.0, 13.0), t_max: float = 10.0,
                  dt: float = 0.02, n_samples: int = 4000, seed: int = 0, every: float = 0.25,
                  margin_sys: float = 0.45, growths: Sequence | None = None,
-                 executor: Executor | None = None,
-                 cache_dir: str | Path | None = None) -> ThresholdStates:
+                 executor: Executor | None = None, cache_dir: str | Path | None = None,
+                 progress: bool = True) -> ThresholdStates:
     """alpha_BBP_TS (T3): where the outlier survives the threshold-state limit.
 
     Runs the DMFT from ``m0 = 1e-10`` to ``t_max`` at every alpha (in parallel through
-    ``executor`` and cached, like :func:`dmft.phase_diagram.sweep`) and combines the
+    ``executor``, cached and with a progress bar: :func:`dmft.sweeps.sweep`) and combines the
     spectral and dynamical routes of the module docstring. ``t_max`` must keep
     ``1e-10 G(t) << 1`` (linear regime): ``log G(10) = 16.7`` at alpha = 13.
 
@@ -286,14 +292,13 @@ def alpha_bbp_ts(alphas: Sequence[float] = (9.0, 10.0, 11.0, 12.0, 13.0), t_max:
         Longer growth factors for the rate route (e.g. the shipped ones, t <= 20); default:
         the G of these runs, windows ``[t_max/4, t_max/2]`` and ``[t_max/2, t_max]``.
     """
-    from dmft.phase_diagram import sweep
-
     a = np.array([_checks.positive("alpha", x) for x in alphas])
     if a.size < 2:
         raise ValueError("alpha_bbp_ts needs at least two alphas to locate a sign change")
     params = {"t_max": _checks.positive("t_max", t_max), "dt": dt, "n_samples": n_samples,
               "seed": seed, "every": every}
-    points = sweep(_ts_point, a, executor=executor, cache_dir=cache_dir, **params)
+    points = sweep(_ts_point, a, executor=executor, cache_dir=cache_dir, progress=progress,
+                   desc="alpha_BBP_TS", **params)
     mg = np.array([_late_margin(p["t_spec"], p["margin"], t_max) for p in points])
     mg[:, 1] = np.hypot(mg[:, 1], margin_sys)
     if growths is None:
@@ -319,3 +324,19 @@ def alpha_bbp_ts(alphas: Sequence[float] = (9.0, 10.0, 11.0, 12.0, 13.0), t_max:
                            alpha=est, error=error, method=method,
                            params={**params, "margin_sys": margin_sys, "t_rate": t_rate,
                                    "rate_alphas": ra.tolist()})
+
+
+# ---------------------------------------------------------------------------- data
+def reference_bbp(path: str | Path | None = None) -> dict:
+    """Shipped t_BBP(alpha) and alpha_BBP_TS (``data/bbp_times.json``; format:
+    ``data/README.md``), with the alphas of ``t_bbp`` as floats.
+
+    Parameters
+    ----------
+    path : path, optional
+        Another file of the same format; default: the shipped one (:mod:`dmft._data`).
+    """
+    path = _data.data_path(_data.BBP_TIMES) if path is None else Path(path)
+    d = json.loads(Path(path).read_text())
+    d["t_bbp"] = {float(a): v for a, v in d["t_bbp"].items()}
+    return d

@@ -1,0 +1,299 @@
+"""Signal growth factor G(t; alpha) and the finite-N threshold alpha_alg(N) (THEORY T4).
+
+Growth factor (T4)
+------------------
+``G(t; alpha) = lim_{m0 -> 0+} m(t) / m0``. The DMFT of :mod:`dmft.solver` pairs every path
+with its antithetic partner ``h* -> -h*``; at ``m0 -> 0`` the symmetric part of a pair is
+the m = 0 DMFT (the kernels are even in m) and half the difference of the pair is exactly
+the tangent vector of the equations linearised in m. Running the solver at
+``m0 = 1e-10`` therefore integrates the m = 0 DMFT together with its tangent equations: the
+drift ``alpha E[f h*]`` is evaluated as ``f'(h) dh h*`` pair by pair, with none of the O(1)
+noise that makes differences of independent runs useless at small m0 (THEORY section 6).
+Linearity holds while ``m0 G << 1``; with ``m0 = 1e-10`` that is ``G << 1e9``, and
+floating-point resolution of the pair difference is about ``1e-16 / m0 = 1e-6``.
+
+Finite-N threshold (T4)
+-----------------------
+A uniformly random start has ``m0 = g / sqrt(N)`` with g standard normal (up to O(1/N)).
+While the negative outlier exists m grows as ``m0 G(t)``; a run stopped at ``t_max`` escapes
+when ``|m0| G_h`` reaches an O(1) overlap ``m_escape`` from which the non-linear DMFT
+recovers the signal, with ``G_h = max_{t <= t_max} G(t)``. Hence the predicted success
+probability ``P = 2 Phi(-sqrt(N) m_escape / G_h)`` (:func:`predicted_success`) and its 50 %
+point, with ``c = median |g| = 0.6745`` (:data:`C_MEDIAN`),
+
+    log G_h(alpha_alg(N)) = (1/2) log N + log(m_escape / c),
+
+a threshold with log N corrections that tends to alpha_BBP_TS as N -> infinity (where G
+diverges). The horizon matters: below alpha_BBP_TS, G keeps growing slowly (measured
+``d log G / dt ~ 0.05-0.1`` at t = 5-10 for alpha = 7-9), so G_h must be taken at the
+``t_max`` of the experiment it is compared with (:func:`threshold_at_horizon`). ``m_escape``
+is the one constant left; the finite-N success rates measure it.
+
+Alpha sweeps go through :func:`dmft.sweeps.sweep` (any executor, cached, with progress).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dmft import _checks, _data
+from dmft._io import load_npz, save_npz
+from dmft.solver import solve
+from dmft.sweeps import sweep
+
+__all__ = ["GrowthFactor", "growth_factor", "AlgorithmicThreshold", "alpha_alg",
+           "invert_growth", "log_G_horizon", "threshold_at_horizon", "predicted_success",
+           "C_MEDIAN", "reference_growth", "write_reference_growth"]
+
+_M0_TANGENT = 1e-10
+
+C_MEDIAN = 0.6744897501960817
+"""Median of ``sqrt(N) |m0|`` for a uniformly random start (``m0 ~ g/sqrt(N)``, g standard
+normal, up to O(1/N)): the ``c`` at which half of the random starts escape."""
+
+
+@dataclass
+class GrowthFactor:
+    """Signal growth factor ``G(t; alpha) = m(t) / m0`` as m0 -> 0+ (T4).
+
+    Attributes
+    ----------
+    alpha : float
+        Sample ratio.
+    t, G, G_sem : (T,) arrays
+        Times, growth factor and its Monte Carlo standard error (independent
+        sub-populations of the solver).
+    """
+
+    alpha: float
+    t: np.ndarray
+    G: np.ndarray
+    G_sem: np.ndarray
+
+    @property
+    def log_G_max(self) -> float:
+        """``log max_t G(t)``."""
+        return float(np.log(np.max(self.G)))
+
+    @property
+    def log_G_max_sem(self) -> float:
+        """Standard error of :attr:`log_G_max` (delta method at the maximum)."""
+        k = int(np.argmax(self.G))
+        return float(self.G_sem[k] / self.G[k])
+
+
+def growth_factor(alpha: float, t_max: float = 10.0, dt: float = 0.02,
+                  n_samples: int = 8000, seed: int = 0, **solve_kwargs) -> GrowthFactor:
+    """Growth factor from the m = 0 DMFT and its tangent equations (module docstring).
+
+    Parameters
+    ----------
+    alpha : float
+        Sample ratio M/N.
+    t_max, dt, n_samples, seed :
+        Passed to :func:`dmft.solver.solve`.
+    **solve_kwargs :
+        Further options of :func:`dmft.solver.solve` (e.g. ``n_response``).
+    """
+    sol = solve(alpha, _M0_TANGENT, t_max, dt=dt, n_samples=n_samples, seed=seed,
+                **solve_kwargs)
+    if sol.status != 0:
+        raise RuntimeError(f"DMFT for the growth factor failed: {sol.message}")
+    return GrowthFactor(alpha=float(alpha), t=sol.t, G=sol.m / _M0_TANGENT,
+                        G_sem=sol.m_sem / _M0_TANGENT)
+
+
+@dataclass
+class AlgorithmicThreshold:
+    """Predicted finite-N threshold ``alpha_alg(N)`` (T4).
+
+    Attributes
+    ----------
+    N : (k,) array
+        System sizes.
+    alpha_alg : (k,) array
+        Predicted thresholds; NaN where ``sqrt(N) m_escape / c`` lies outside the range of
+        ``G_max`` over the alphas computed (widen ``alphas``).
+    alpha_alg_err : (k,) array
+        Propagated Monte Carlo error of ``alpha_alg``.
+    alphas, log_G_max, log_G_max_sem : (p,) arrays
+        The sweep behind it.
+    c, m_escape : float
+        Constants of the criterion.
+    """
+
+    N: np.ndarray
+    alpha_alg: np.ndarray
+    alpha_alg_err: np.ndarray
+    alphas: np.ndarray
+    log_G_max: np.ndarray
+    log_G_max_sem: np.ndarray
+    c: float
+    m_escape: float
+
+
+def alpha_alg(N: Sequence[float], alphas: Sequence[float] = tuple(range(3, 14)),
+              c: float = C_MEDIAN, m_escape: float = 0.5, t_max: float = 10.0,
+              dt: float = 0.02,
+              n_samples: int = 8000, seed: int = 0, executor: Executor | None = None,
+              cache_dir: str | Path | None = None,
+              progress: bool = True) -> AlgorithmicThreshold:
+    """Finite-N threshold from the growth factor: ``log G_max = log(sqrt(N) m_escape / c)``.
+
+    ``log G_max(alpha)`` is interpolated linearly between the swept alphas (it must be
+    increasing there; a warning-free NaN marks N outside the swept range). The alphas run
+    through :func:`dmft.sweeps.sweep` (``executor``, ``cache_dir``, ``progress``).
+    """
+    _check_sizes(N)  # before any solve
+    _checks.positive("c", c)
+    _checks.in_range("m_escape", m_escape, 1e-12, 1.0)
+    params = {"t_max": t_max, "dt": dt, "n_samples": n_samples, "seed": seed}
+    points = sweep(_growth_point, alphas, executor=executor, cache_dir=cache_dir,
+                   progress=progress, desc="growth factor", **params)
+    lg = np.array([p["log_G_max"] for p in points])
+    lg_err = np.array([p["log_G_max_sem"] for p in points])
+    return invert_growth(N, np.asarray(alphas, dtype=float), lg, lg_err, c, m_escape)
+
+
+def _check_sizes(N: Sequence[float]) -> np.ndarray:
+    N = np.atleast_1d(np.asarray(N, dtype=float))
+    if N.size == 0 or np.any(N < 2) or not np.all(np.isfinite(N)):
+        raise ValueError(f"N must be finite and >= 2, got {N.tolist()}")
+    return N
+
+
+def invert_growth(N: Sequence[float], alphas: np.ndarray, log_G_max: np.ndarray,
+                  log_G_max_sem: np.ndarray, c: float = C_MEDIAN,
+                  m_escape: float = 0.5) -> AlgorithmicThreshold:
+    """Solve ``log G_max(alpha) = log(sqrt(N) m_escape / c)`` by linear interpolation.
+
+    The alphas may come in any order: they are sorted together with their values.
+    ``log G_max`` must increase between the bracketing alphas; N outside the range of the
+    sweep gets NaN rather than an extrapolation.
+
+    Raises
+    ------
+    ValueError
+        If the three arrays differ in shape, an alpha is repeated or not finite.
+    """
+    N = _check_sizes(N)
+    c = _checks.positive("c", c)
+    m_escape = _checks.in_range("m_escape", m_escape, 1e-12, 1.0)
+    a, lg, lg_err = _sorted_sweep(alphas, log_G_max, log_G_max_sem)
+    target = np.log(np.sqrt(N) * m_escape / c)
+    alpha_n = np.full(N.shape, np.nan)
+    err = np.full(N.shape, np.nan)
+    for i, y in enumerate(target):
+        k = np.flatnonzero((lg[:-1] <= y) & (lg[1:] > y))
+        if k.size:
+            j = k[0]
+            slope = (lg[j + 1] - lg[j]) / (a[j + 1] - a[j])
+            alpha_n[i] = a[j] + (y - lg[j]) / slope
+            err[i] = np.hypot(lg_err[j], lg_err[j + 1]) / slope
+    return AlgorithmicThreshold(N=N, alpha_alg=alpha_n, alpha_alg_err=err, alphas=a,
+                                log_G_max=lg, log_G_max_sem=lg_err, c=c, m_escape=m_escape)
+
+
+def _sorted_sweep(alphas, log_G_max, log_G_max_sem) -> tuple[np.ndarray, ...]:
+    a, lg, lg_err = (np.atleast_1d(np.asarray(x, dtype=float))
+                     for x in (alphas, log_G_max, log_G_max_sem))
+    if not a.ndim == 1 or a.shape != lg.shape or a.shape != lg_err.shape:
+        raise ValueError(f"alphas, log_G_max and log_G_max_sem must be 1-d of one length, got "
+                         f"shapes {a.shape}, {lg.shape}, {lg_err.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"alphas must be finite, got {a.tolist()}")
+    order = np.argsort(a, kind="stable")
+    a, lg, lg_err = a[order], lg[order], lg_err[order]
+    if np.any(np.diff(a) == 0):
+        raise ValueError(f"alphas must be distinct, got {a.tolist()}: merge repeated points")
+    return a, lg, lg_err
+
+
+def log_G_horizon(growth: GrowthFactor, t_max: float) -> tuple[float, float]:
+    """``log max_{t <= t_max} G(t)`` and its standard error: the growth available to a run
+    stopped at ``t_max`` (below alpha_BBP_TS, G keeps growing slowly, so the horizon of the
+    finite-N experiment must be the horizon of G)."""
+    if t_max > growth.t[-1] + 1e-9:
+        raise ValueError(f"G is known up to t = {growth.t[-1]:g}, asked for t_max = {t_max:g}")
+    keep = growth.t <= t_max + 1e-9
+    k = int(np.argmax(growth.G[keep]))
+    return float(np.log(growth.G[k])), float(growth.G_sem[k] / growth.G[k])
+
+
+def threshold_at_horizon(N: Sequence[float], growths: Sequence[GrowthFactor], t_max: float,
+                         c: float = C_MEDIAN, m_escape: float = 0.5) -> AlgorithmicThreshold:
+    """:func:`invert_growth` on ``log max_{t <= t_max} G`` (:func:`log_G_horizon`): the
+    alpha_alg(N) of runs stopped at ``t_max``; with ``c = C_MEDIAN`` it is the predicted
+    50 % point of the success curve of :func:`predicted_success`."""
+    lg, lg_err = np.array([log_G_horizon(g, t_max) for g in growths]).T
+    return invert_growth(N, np.array([g.alpha for g in growths]), lg, lg_err, c, m_escape)
+
+
+def predicted_success(N: float, growths: Sequence[GrowthFactor], t_max: float,
+                      m_escape: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Success probability of random starts predicted by the linear growth (T4).
+
+    A uniformly random start has ``m0 = g/sqrt(N)``; it escapes by ``t_max`` when
+    ``|m0| G_h >= m_escape`` with ``G_h = max_{t <= t_max} G(t)``:
+    ``P = P(|g| >= sqrt(N) m_escape / G_h) = 2 Phi(-sqrt(N) m_escape / G_h)``.
+
+    Returns
+    -------
+    alphas, p, p_err : arrays
+        One entry per growth factor; ``p_err`` propagates the Monte Carlo error of G.
+    """
+    from scipy.stats import norm
+
+    N = float(_check_sizes([N])[0])
+    m_escape = _checks.in_range("m_escape", m_escape, 1e-12, 1.0)
+    a = np.array([g.alpha for g in growths])
+    lg, lg_err = np.array([log_G_horizon(g, t_max) for g in growths]).T
+    x = np.sqrt(N) * m_escape * np.exp(-lg)
+    p = 2 * norm.sf(x)
+    return a, p, 2 * norm.pdf(x) * x * lg_err
+
+
+def _growth_point(alpha: float, **params) -> dict[str, np.ndarray]:
+    g = growth_factor(alpha, **params)
+    return {"t": g.t, "G": g.G, "G_sem": g.G_sem, "log_G_max": np.array(g.log_G_max),
+            "log_G_max_sem": np.array(g.log_G_max_sem)}
+
+
+def reference_growth(path: str | Path | None = None) -> list[GrowthFactor]:
+    """Growth factors G(t; alpha) shipped with the package (format: ``data/README.md``).
+
+    Plotting and quick looks need no solve; :func:`write_reference_growth` regenerates the
+    file (the test suite checks it against the full non-linear DMFT at small m0).
+
+    Parameters
+    ----------
+    path : path, optional
+        Another file of the same format; default: the shipped one (:mod:`dmft._data`).
+    """
+    path = _data.data_path(_data.GROWTH) if path is None else path
+    arrays, _ = load_npz(path, kind="reference-growth")
+    return [GrowthFactor(alpha=float(a), t=arrays["t"], G=arrays["G"][i],
+                         G_sem=arrays["G_sem"][i]) for i, a in enumerate(arrays["alphas"])]
+
+
+def write_reference_growth(path: str | Path,
+                           alphas: Sequence[float] = tuple(range(3, 14)), t_max: float = 10.0,
+                           dt: float = 0.02, n_samples: int = 8000, every: int = 5,
+                           executor: Executor | None = None,
+                           cache_dir: str | Path | None = None,
+                           progress: bool = True) -> Path:
+    """Compute G(t; alpha) on a sweep and store every ``every``-th time point at ``path``
+    (the shipped file is ``data/growth_factor.npz`` of the source tree)."""
+    params = {"t_max": t_max, "dt": dt, "n_samples": n_samples, "seed": 0}
+    points = sweep(_growth_point, alphas, executor=executor, cache_dir=cache_dir,
+                   progress=progress, desc="growth factor", **params)
+    arrays = {"alphas": np.asarray(alphas, dtype=float), "t": points[0]["t"][::every],
+              "G": np.array([p["G"][::every] for p in points]),
+              "G_sem": np.array([p["G_sem"][::every] for p in points])}
+    return save_npz(path, "reference-growth", arrays, {**params, "every": every,
+                                                        "m0_tangent": _M0_TANGENT})
