@@ -33,6 +33,7 @@ import numpy as np
 from dmft import __version__, _checks
 from dmft.simulate import simulate
 from dmft.solver import solve
+from dmft.spectrum import WeightLaw
 
 __all__ = ["ValidationReport", "validate"]
 
@@ -151,8 +152,6 @@ def _z(theory: np.ndarray, finite: np.ndarray, se: np.ndarray) -> np.ndarray:
 
 def _add_hessian(report: ValidationReport, sol, sim, N: int) -> None:
     """H8 predictions from the DMFT law at the snapshot times vs the finite-N Lanczos."""
-    from dmft.spectrum import WeightLaw
-
     rows = []
     for t in sim.hessian_t:
         fn = WeightLaw.from_solution(sol, float(t)).finite_n(N, k_low=2)

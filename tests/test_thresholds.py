@@ -13,7 +13,7 @@ def test_alpha_bbp_init_converged_and_consistent():
     b = alpha_bbp_init()
     assert b.error < 1e-6 * b.alpha  # at least 4 significant digits, shown by refinement
     assert b.before_turn
-    # independent route: scan S_PV(s) for a sign change (WeightLaw._pv_root) on each side
+    # independent route: scan S_PV(s) for a sign change (WeightLaw.pv_root) on each side
     below = WeightLaw.gaussian(b.alpha * 0.99, n_quad=256)
     above = WeightLaw.gaussian(b.alpha * 1.01, n_quad=256)
     assert below.outlier().status == "absent"
