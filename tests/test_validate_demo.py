@@ -10,7 +10,6 @@ import pytest
 from dmft import cli
 from dmft.validate import validate
 
-
 SEEDS, DMFT_GROUPS = 8, 4  # finite-N datasets; independent DMFT groups (solve's default)
 
 
