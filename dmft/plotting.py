@@ -1,5 +1,9 @@
 """Figures: each function returns a matplotlib Figure (nothing is shown or saved here).
 
+Drawing only: every number drawn comes in a record computed elsewhere (spectra:
+:func:`dmft.spectrum.spectrum_curves`, :func:`dmft.spectrum.spectrum_along`; validation:
+:func:`dmft.validate.validate`; thresholds and success curves: the theory modules).
+
 Backends: callers in scripts should select a non-interactive backend (``dmft`` commands use
 ``Agg``). Eigenvalues on the axes are Riemannian (THEORY H1-H2).
 """
@@ -14,25 +18,12 @@ __all__ = ["plot_spectrum", "plot_density_grid", "plot_validation", "plot_growth
            "plot_outlier_along", "plot_phase_diagram", "plot_success"]
 
 
-def _support_grid(law, out, n: int = 300) -> np.ndarray:
-    """A grid covering where the density or nu_e exceed 1e-5, and the outlier."""
-    scale = abs(law.mu) + 10.0 * law.alpha + 1.0
-    coarse = np.linspace(-4 * scale, 4 * scale, 241)
-    keep = (law.density(coarse).rho > 1e-5) | (law.signal_measure(coarse).nu_e > 1e-5)
-    lo, hi = coarse[keep].min(), coarse[keep].max()
-    if np.isfinite(out.lam):
-        lo = min(lo, out.lam - 1.0)
-    return np.linspace(lo, hi, n)
-
-
-def _draw_spectrum(ax, law, lams=None, hist=None, legend: bool = True) -> None:
-    out = law.outlier()
-    if lams is None:
-        lams = _support_grid(law, out)
+def _draw_spectrum(ax, curves, hist=None, legend: bool = True) -> None:
+    out = curves.outlier
     if hist is not None:
         ax.hist(np.asarray(hist), bins=80, density=True, color="0.8", label="finite N")
-    ax.plot(lams, law.density(lams).rho, color="C0", label="bulk density (H3)")
-    ax.plot(lams, law.signal_measure(lams).nu_e, color="C3", label="signal measure nu_e (H5)")
+    ax.plot(curves.lam, curves.density, color="C0", label="bulk density (H3)")
+    ax.plot(curves.lam, curves.nu_e, color="C3", label="signal measure nu_e (H5)")
     if out.status != "absent":
         ax.axvline(out.lam, color="C3", ls=":",
                    label=f"BBP {out.status}: overlap^2 = {out.overlap2:.2f}")
@@ -42,41 +33,40 @@ def _draw_spectrum(ax, law, lams=None, hist=None, legend: bool = True) -> None:
         ax.legend(frameon=False, fontsize=7)
 
 
-def plot_spectrum(law, lams=None, hist=None) -> Figure:
+def plot_spectrum(curves, hist=None) -> Figure:
     """Bulk density (H3) and signal measure nu_e (H5) of a weight law, outlier marked.
 
     Parameters
     ----------
-    law : dmft.spectrum.WeightLaw
-        The weight law (e.g. ``WeightLaw.gaussian(alpha)`` at t = 0).
-    lams : array, optional
-        Grid of Riemannian eigenvalues (default: around the bulk and the outlier).
+    curves : dmft.spectrum.SpectrumCurves
+        From :func:`dmft.spectrum.spectrum_curves` (e.g. of ``WeightLaw.gaussian(alpha)``).
     hist : array, optional
         Finite-N eigenvalues to overlay as a normalised histogram.
     """
     fig, ax = plt.subplots(figsize=(6, 3.8), constrained_layout=True)
-    _draw_spectrum(ax, law, lams, hist)
+    _draw_spectrum(ax, curves, hist)
     ax.set_xlabel("Riemannian eigenvalue")
     ax.set_ylabel("density")
-    ax.set_title(f"alpha = {law.alpha:g}, m = {getattr(law, 'm', 0.0):g}")
+    ax.set_title(f"alpha = {curves.alpha:g}, m = {curves.m:g}")
     return fig
 
 
 def plot_density_grid(panels, N: int | None = None) -> Figure:
     """Figure (b): one row per alpha, one column per time, of :func:`plot_spectrum` panels.
 
-    ``panels[i][j] = (law, finite_n_eigenvalues or None, label)``; ``N`` labels the
-    histograms.
+    ``panels[i][j] = (curves, finite_n_eigenvalues or None, label)`` with ``curves`` a
+    :class:`dmft.spectrum.SpectrumCurves`; ``N`` labels the histograms.
     """
     rows, cols = len(panels), len(panels[0])
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows),
                              constrained_layout=True, squeeze=False)
     for i, row in enumerate(panels):
-        for j, (law, hist, label) in enumerate(row):
+        for j, (curves, hist, label) in enumerate(row):
             ax = axes[i, j]
-            _draw_spectrum(ax, law, hist=hist, legend=(i == 0 and j == 0) or
-                           law.outlier().status != "absent")
-            ax.set_title(f"alpha = {law.alpha:g}, {label}, m_DMFT = {law.m:.2g}", fontsize=9)
+            _draw_spectrum(ax, curves, hist=hist, legend=(i == 0 and j == 0) or
+                           curves.outlier.status != "absent")
+            ax.set_title(f"alpha = {curves.alpha:g}, {label}, m_DMFT = {curves.m:.2g}",
+                         fontsize=9)
             if i == rows - 1:
                 ax.set_xlabel("Riemannian eigenvalue")
     if N is not None:
@@ -144,14 +134,17 @@ def plot_growth(growths) -> Figure:
     return fig
 
 
-def plot_outlier_along(traj, alpha: float) -> Figure:
-    """Figure (e): outlier location and left edge (Riemannian eigenvalues) vs t."""
+def plot_outlier_along(traj, alpha: float, t_bbp: float | None = None) -> Figure:
+    """Figure (e): outlier location and left edge (Riemannian eigenvalues) vs t.
+
+    ``traj`` is a :class:`dmft.spectrum.SpectrumTrajectory`; ``t_bbp`` (e.g.
+    ``traj.t_bbp()``, T2) is marked when given and finite.
+    """
     fig, ax = plt.subplots(figsize=(5, 3.6), constrained_layout=True)
     ok = np.array([s != "absent" for s in traj.status])
     ax.plot(traj.t, traj.left_edge, "k-", label="left edge / tail start")
     ax.plot(traj.t[ok], traj.lam_out[ok], "o-", color="C3", ms=3, label="BBP outlier")
-    t_bbp = traj.t_bbp()
-    if np.isfinite(t_bbp):
+    if t_bbp is not None and np.isfinite(t_bbp):
         ax.axvline(t_bbp, color="C3", ls=":", label=f"t_BBP = {t_bbp:.2f}")
     ax.axhline(0, color="0.6", lw=0.8)
     ax.set_xlabel("t")

@@ -5,41 +5,18 @@ Conventions
 All eigenvalues returned by the public API are *Riemannian* eigenvalues ``lam = eig(D) - mu``
 (H1, H2), with ``D`` the restriction of ``(1/N) sum_mu z_mu x_mu x_mu^T`` to the tangent space
 and ``z = f'(h)``. Internally ``x = lam + mu`` denotes an eigenvalue of D. ``alpha = M / N``.
+With weights ``(z, g)``, ``g = (h* - m h)/sqrt(1 - m^2)`` (H2): ``A(s) = E[z/(1 - z s)]``,
+``B(s) = E[g^2 z/(1 - z s)]`` and their s-derivatives ``A1``, ``B1`` (:meth:`WeightLaw.expect`);
+``x(s) = 1/s + alpha A(s)`` (H3, H4); ``S(x) = x - alpha B(s(x))`` (H5, H6).
 
-Formulas used (weights ``(z, g)``, ``g = (h* - m h)/sqrt(1 - m^2)``, H2)
----------------------------------------------------------------------
-- ``A(s) = E[z/(1 - z s)]``, ``B(s) = E[g^2 z/(1 - z s)]`` and their s-derivatives
-  ``A1 = E[z^2/(1 - z s)^2]``, ``B1 = E[g^2 z^2/(1 - z s)^2]``.
-- (H3) ``x(s) = 1/s + alpha A(s)``; ``s(x + i0)`` is found by Newton's method on
-  ``F(s) = x(s) - x``, continued from large ``|x + i eta|`` (``s ~ 1/(x + i eta)``) down to
-  ``eta = 0`` for every grid point at once; the physical branch is imposed explicitly
-  (``Im s <= 0`` at every step) and checked; the residual ``|F| / (1 + |x|)`` is returned.
-  ``rho(lam) = -Im s / pi``.
-- (H5) ``S(x) = x - alpha B(s(x))``, ``G_ee = 1/S``, ``nu_e = -Im(1/S) / pi``.
-- (H6) Real route (principal values, ``s`` real, ``s - i0``): ``S_PV(s) = 1/s +
-  alpha Re[A(s) - B(s)]``; the outlier is the first root met as s decreases from 0-, with
-  ``x_out = x_PV(s_out)`` and overlap ``(1 - m^2)/S'``, ``S' = dS/dx = S_PV'(s)/x_PV'(s)``.
-  Complex route: ``S(x)`` on the physical branch; the resonance sits at ``Re S(x) = 0``,
-  weight ``(1 - m^2)/Re S'(x)`` and ``FWHM = 2 Im S / Re S'``,
-  ``S'(x) = 1 - alpha B1(s)/x'(s)``. Where the pole ``1/s_out`` lies outside the support of z
-  the two routes coincide and the outlier is an isolated eigenvalue (status ``exists``);
-  where it lies inside (z unbounded below, H7) it is a ``resonance``; without a root it is
-  ``absent`` (with the reason).
-- (H4) Left edge for a law bounded below: first zero of ``x'(s)`` for ``1/z_min < s < 0``
-  (or the end of that interval: edge at ``x(1/z_min)``). Right edge: first zero of
-  ``x'(s)`` for ``0 < s < 1/z_max``. For laws unbounded on that side the same recipe on the
-  principal-value branch is reported with ``kind="tail"`` (an exponentially thin tail of
-  eigenvalues lies beyond it; on the left, use :meth:`WeightLaw.finite_n`).
-- (H8) Finite N: the expected number of eigenvalues of D below ``x_PV(s)`` is
-  ``n(s) = N alpha P(z < 1/s)`` along the PV branch ``s in (s_turn, 0)``; states are
-  Poisson with that mean, plus one state at the outlier. Then
-  ``P(lam_k > x) = P(Poisson(n(x)) + 1[x > x_out] < k)``, the outlier is the lowest with
-  probability ``exp(-n(s_out))``, and ``E[overlap^2 of the lowest] ~ exp(-n(s_out))
-  (1 - m^2)/S'``.
-
-Backends for the weight law: exact Gaussian quadrature at t = 0 (any m; see
-:mod:`dmft._spectral_laws`), samples (piecewise-linear densities on equal-count plus
-asinh-spaced bins), or atoms (e.g. z = 1, Marchenko-Pastur).
+Layout
+------
+:class:`WeightLaw` holds the law (exact Gaussian quadrature at t = 0, samples as
+piecewise-linear densities, or atoms: :mod:`dmft._spectral_laws`) and its basic maps
+(expectations, principal-value branch); its spectral methods are short entries into
+:mod:`dmft._bulk` (density, edges: H3, H4), :mod:`dmft._outlier` (signal measure nu_e, BBP
+outlier: H5-H7) and :mod:`dmft._finite_n` (finite-N picture: H8). Along a DMFT solution:
+:func:`spectrum_along`; curves ready to draw: :func:`spectrum_curves`.
 
 Measured (section 5 of THEORY.md) - see :data:`SECTION5_NOTES`.
 """
@@ -48,13 +25,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.stats import poisson
 
 from dmft import _checks
+from dmft._bulk import DensityResult, Edge, EdgeKind, left_edge, right_edge, stieltjes
+from dmft._finite_n import FiniteNPicture, finite_n
+from dmft._outlier import (
+    Outlier,
+    OutlierStatus,
+    PVRoot,
+    SignalResult,
+    outlier,
+    pv_root,
+    signal_measure,
+)
 from dmft._spectral_laws import AtomLaw, DensityLaw, GaussianLaw
 from dmft.losses import PHASE_RETRIEVAL, Loss, get_loss
 
@@ -96,113 +82,37 @@ SECTION5_NOTES = """Measurements (issue 4; single finite-N GD runs, N = 800, m0 
 """
 
 __all__ = [
-    "WeightLaw",
     "DensityResult",
-    "SignalResult",
     "Edge",
-    "Outlier",
+    "EdgeKind",
     "FiniteNPicture",
+    "Outlier",
+    "OutlierStatus",
+    "PVRoot",
+    "PVValues",
+    "SignalResult",
+    "SpectrumCurves",
     "SpectrumTrajectory",
+    "WeightLaw",
     "spectrum_along",
+    "spectrum_curves",
 ]
 
+LawKind = Literal["gaussian", "samples", "atoms"]
+
 
 @dataclass(frozen=True)
-class DensityResult:
-    """Bulk density (H3) on a grid of Riemannian eigenvalues ``lam``.
+class PVValues:
+    """Principal-value quantities on real s of the left or right branch (H4, H6).
 
-    ``s`` is ``s(lam + mu + i0)`` on the physical branch, ``rho = -Im s / pi`` (integrates to
-    1 over lam), ``residual = |x(s) - x| / (1 + |x|)`` per point, ``converged`` per point.
+    ``x = x_PV(s) = 1/s + alpha Re A(s)`` (a D-eigenvalue; Riemannian ``x - mu``),
+    ``dx = x_PV'(s)``, ``S = S_PV(s) = 1/s + alpha Re[A(s) - B(s)]``, ``dS = S_PV'(s)``.
     """
 
-    lam: np.ndarray
-    rho: np.ndarray
-    s: np.ndarray
-    residual: np.ndarray
-    converged: np.ndarray
-
-
-@dataclass(frozen=True)
-class SignalResult:
-    """Spectral measure of the signal direction e (H5): ``nu_e = -Im(1/S) / pi``."""
-
-    lam: np.ndarray
-    nu_e: np.ndarray
+    x: np.ndarray
+    dx: np.ndarray
     S: np.ndarray
-    residual: np.ndarray
-
-
-@dataclass(frozen=True)
-class Edge:
-    """A spectral edge (H4), Riemannian. ``kind``: ``hard`` (x'(s) = 0 with the pole outside
-    the support), ``support`` (edge at the end of the support of z), ``tail`` (PV recipe on
-    a side where z is unbounded: an exponentially thin tail lies beyond), ``none``."""
-
-    lam: float
-    s: float
-    kind: str
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class Outlier:
-    """BBP outlier (H6, H7). Eigenvalues are Riemannian.
-
-    Attributes
-    ----------
-    status : ``"exists"`` | ``"resonance"`` | ``"absent"``
-    lam : location (complex route ``Re S = 0`` where that converges, else the PV root)
-    overlap2 : squared overlap with w*, ``(1 - m^2)/Re S'`` (complex route)
-    width : FWHM ``2 Im S / Re S'`` of the resonance of nu_e (0 for an isolated eigenvalue)
-    lam_pv, s_pv, overlap2_pv : the same from the real principal-value route
-    residual : |Re S| at the complex-route root (scaled), or |S_PV| at the PV root
-    reason : why the status was chosen
-    margin : ``max S_PV(s)`` over the left branch ``s_turn <= s < 0`` (eigenvalue units):
-        positive iff the outlier exists (H6), continuous through the BBP transition, so
-        its zero crossing locates t_BBP (T2) between time-grid points
-    """
-
-    status: str
-    lam: float
-    overlap2: float
-    width: float
-    lam_pv: float
-    s_pv: float
-    overlap2_pv: float
-    residual: float
-    reason: str = ""
-    margin: float = math.nan
-
-
-@dataclass(frozen=True)
-class FiniteNPicture:
-    """Finite-N picture of the low end of the spectrum (H8), Riemannian eigenvalues.
-
-    ``lam_low[k]``: expected (k+1)-th lowest eigenvalue; ``p_outlier_lowest``:
-    probability that the outlier is the lowest eigenvalue; ``overlap2_lowest``: expected
-    squared overlap of the lowest eigenvector with w*; ``n_below_outlier``: expected number of
-    tail states below the outlier, ``N alpha P(z < 1/s_out)``;
-    ``overlap2_lowest_local``: the same overlap from the local ratio
-    ``(1 - m^2) nu_e(lam) / (N rho(lam))`` averaged over the law of the lowest eigenvalue
-    (no separate outlier state; measured to be the better predictor, see module notes).
-    """
-
-    N: int
-    lam_low: np.ndarray
-    p_outlier_lowest: float
-    overlap2_lowest: float
-    n_below_outlier: float
-    outlier: Outlier
-    overlap2_lowest_local: float = math.nan
-
-
-def _poisson_sf_counts(n: np.ndarray, k: int, extra: np.ndarray) -> np.ndarray:
-    """P(Poisson(n) + extra < k + 1) = P(k-th lowest (1-based k+1) above)."""
-    out = np.zeros_like(n)
-    kk = k - extra  # need Poisson <= kk
-    ok = kk >= 0
-    out[ok] = poisson.cdf(kk[ok], n[ok])
-    return out
+    dS: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -217,7 +127,7 @@ class WeightLaw:
     alpha: float
     mu: float
     m: float
-    kind: str
+    kind: LawKind
     t: float = math.nan
     backend: Any = field(default=None, repr=False, compare=False)
 
@@ -236,7 +146,7 @@ class WeightLaw:
             raise ValueError("m must satisfy |m| < 1 (the tangent direction e is undefined)")
         n_quad = _checks.integer("n_quad", n_quad, 16)
         mu = 2.0 * alpha * (1.0 - m * m) if mu is None else _checks.finite("mu", mu)
-        return cls(alpha, mu, m, "gaussian", 0.0, GaussianLaw(m, n_quad))
+        return cls(alpha=alpha, mu=mu, m=m, kind="gaussian", t=0.0, backend=GaussianLaw(m, n_quad))
 
     @classmethod
     def from_samples(cls, z, g, alpha: float, mu: float, m: float = 0.0,
@@ -253,10 +163,12 @@ class WeightLaw:
         mu = _checks.finite("mu", mu)
         m = _checks.in_range("m", m, -1.0, 1.0)
         if np.unique(z).size <= 32:
-            return cls(alpha, mu, m, "atoms", t, AtomLaw.from_samples(z, g * g))
+            return cls(alpha=alpha, mu=mu, m=m, kind="atoms", t=t,
+                       backend=AtomLaw.from_samples(z, g * g))
         if z.size < 100:
             raise ValueError(f"need at least 100 samples for a continuous law, got {z.size}")
-        return cls(alpha, mu, m, "samples", t, DensityLaw.from_samples(z, g * g, n_bins))
+        return cls(alpha=alpha, mu=mu, m=m, kind="samples", t=t,
+                   backend=DensityLaw.from_samples(z, g * g, n_bins))
 
     @classmethod
     def from_solution(cls, sol: Any, t: float, n_bins: int | None = None) -> WeightLaw:
@@ -295,10 +207,12 @@ class WeightLaw:
     # ------------------------------------------------------------------ basic maps
     @property
     def z_min(self) -> float:
+        """Lower end of the support of z (``-inf`` at t = 0: H7)."""
         return float(self.backend.z_min)
 
     @property
     def z_max(self) -> float:
+        """Upper end of the support of z."""
         return float(self.backend.z_max)
 
     @property
@@ -306,293 +220,84 @@ class WeightLaw:
         """Whether the law of z has a finite lower end (samples: always, at face value)."""
         return math.isfinite(self.z_min)
 
+    @property
+    def scale(self) -> float:
+        """Eigenvalue scale ``1 + alpha (|E z| + 2)`` of the grids and continuations."""
+        return 1.0 + self.alpha * (abs(self.backend.mean_z) + 2.0)
+
     def cdf(self, x) -> np.ndarray:
         """``P(z < x)``."""
         return self.backend.cdf(np.asarray(x, float))
 
-    def _expect(self, s):
+    def expect(self, s) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(A, A1, B, B1)`` at complex ``s`` with ``Im s <= 0`` (module docstring).
+
+        ``A = E[z/(1 - z s)]``, ``A1 = E[z^2/(1 - z s)^2]``, ``B = E[g^2 z/(1 - z s)]``,
+        ``B1 = E[g^2 z^2/(1 - z s)^2]``; a real s means ``s - i0``: real parts are principal
+        values, imaginary parts the ``i pi`` residues (H3-H6)."""
         return self.backend.expect(np.asarray(s, dtype=complex))
 
-    def _x_of_s(self, s):
-        """D-eigenvalue ``x(s) = 1/s + alpha A(s)`` and ``x'(s)`` (H4), complex."""
-        A, A1, B, B1 = self._expect(s)
+    def x_of_s(self, s) -> tuple[np.ndarray, ...]:
+        """``(x(s), x'(s), A, A1, B, B1)`` at complex s: ``x(s) = 1/s + alpha A(s)`` (H4)."""
+        A, A1, B, B1 = self.expect(s)
         s = np.asarray(s, dtype=complex)
         return 1.0 / s + self.alpha * A, -1.0 / s**2 + self.alpha * A1, A, A1, B, B1
 
-    def _scale(self) -> float:
-        return 1.0 + self.alpha * (abs(self.backend.mean_z) + 2.0)
+    def pv(self, s) -> PVValues:
+        """Principal-value branch at real ``s`` (H4, H6): see :class:`PVValues`."""
+        s = np.asarray(s, float)
+        A, A1, B, B1 = self.expect(s.astype(complex))
+        return PVValues(x=1.0 / s + self.alpha * A.real,
+                        dx=-1.0 / s**2 + self.alpha * A1.real,
+                        S=1.0 / s + self.alpha * (A.real - B.real),
+                        dS=-1.0 / s**2 + self.alpha * (A1.real - B1.real))
 
-    # ------------------------------------------------------------------ H3
-    def _solve(self, x: np.ndarray, max_newton: int = 60, tol: float = 1e-12):
-        """``s(x + i0)`` for real D-eigenvalues x (vectorised eta-continuation + Newton)."""
-        x = np.asarray(x, float)
-        sc = self._scale()
-        etas = sc * np.concatenate([4.0 ** -np.arange(0, 13), [0.0]])
-        z = x + 1j * etas[0]
-        s = 1.0 / z
-        conv = np.zeros(x.shape, bool)
-        res = np.full(x.shape, np.inf)
-        for eta in etas:
-            z = x + 1j * eta
-            active = np.ones(x.shape, bool)
-            for _ in range(max_newton):
-                idx = np.flatnonzero(active)
-                if idx.size == 0:
-                    break
-                si = s[idx]
-                xs, xp, *_ = self._x_of_s(si)
-                F = xs - z[idx]
-                r = np.abs(F) / (1.0 + np.abs(z[idx]))
-                res[idx] = r
-                done = r < tol
-                active[idx[done]] = False
-                idx, si, F, xp = idx[~done], si[~done], F[~done], xp[~done]
-                with np.errstate(all="ignore"):
-                    step = F / xp
-                new = si - step
-                # physical branch: keep Im s <= 0; damp steps that leave it or blow up
-                bad = ~np.isfinite(new)
-                new = np.where(bad, si, new)
-                up = new.imag > 0
-                new = np.where(up, new.real + 0.5j * si.imag, new)
-                s[idx] = new
-            conv = res < 1e-9
-        s = np.where(s.imag > 0, s.real + 0j, s)
-        return s, res, conv
-
+    # ------------------------------------------------------------------ spectrum (H3-H8)
     def density(self, lams) -> DensityResult:
         """Bulk density ``rho(lam)`` of the Riemannian Hessian (H3) at real ``lams``."""
         lams = _checks.finite_array("lams", lams)
-        s, res, conv = self._solve(lams + self.mu)
-        return DensityResult(lams, -s.imag / np.pi, s, res, conv)
+        s, res, conv = stieltjes(self, lams + self.mu)
+        return DensityResult(lam=lams, rho=-s.imag / np.pi, s=s, residual=res, converged=conv)
 
-    # ------------------------------------------------------------------ H5
     def signal_measure(self, lams) -> SignalResult:
         """``nu_e(lam) = -Im G_ee(lam + i0)/pi``, ``G_ee = 1/S`` (H5); integrates to 1."""
-        lams = _checks.finite_array("lams", lams)
-        x = lams + self.mu
-        s, res, _ = self._solve(x)
-        A, A1, B, B1 = self._expect(s)
-        S = x - self.alpha * B
-        with np.errstate(all="ignore"):
-            nu = -(1.0 / S).imag / np.pi
-        return SignalResult(lams, nu, S, res)
+        return signal_measure(self, _checks.finite_array("lams", lams))
 
-    # ------------------------------------------------------------------ PV branch
-    def _pv(self, s):
-        """Principal-value quantities on real s: x_PV, x_PV', S_PV, S_PV'."""
-        s = np.asarray(s, float)
-        A, A1, B, B1 = self._expect(s.astype(complex))
-        x = 1.0 / s + self.alpha * A.real
-        xp = -1.0 / s**2 + self.alpha * A1.real
-        S = 1.0 / s + self.alpha * (A.real - B.real)
-        Sp = -1.0 / s**2 + self.alpha * (A1.real - B1.real)
-        return x, xp, S, Sp
-
-    def _s_left_limit(self) -> float:
-        """Most negative s on the left branch: ``1/z_min`` (pole enters the support)."""
-        zmin = self.z_min
-        if math.isfinite(zmin) and zmin < 0:
-            return 1.0 / zmin
-        return -math.inf
-
-    def _s_grid_left(self, n: int = 400) -> np.ndarray:
-        lo = self._s_left_limit()
-        sc = self._scale()
-        smin = -50.0 / sc if not math.isfinite(lo) else lo
-        smin = max(smin, -50.0)
-        # dense near 0- (x -> -inf) and geometric towards smin
-        g = -np.geomspace(1e-4 / sc, -smin, n)
-        if math.isfinite(lo):
-            g = g[g > lo * (1 - 1e-9)]
-        return g
-
-    def _turn_left(self) -> tuple[float, str]:
-        """First zero of x_PV'(s) as s decreases from 0- (H4 recipe)."""
-        s = self._s_grid_left()
-        _, xp, _, _ = self._pv(s)
-        sign = np.flatnonzero((xp[:-1] < 0) & (xp[1:] >= 0))
-        if sign.size == 0:
-            lo = self._s_left_limit()
-            if math.isfinite(lo):
-                return lo, "support"
-            return float(s[-1]), "none"
-        i = sign[0]
-        f = lambda u: float(self._pv(np.array([u]))[1][0])  # noqa: E731
-        return brentq(f, s[i + 1], s[i], xtol=1e-14, rtol=1e-13), "turn"
-
-    # ------------------------------------------------------------------ H4
     def left_edge(self, N: int | None = None) -> Edge | FiniteNPicture:
         """Left edge (H4) where z is bounded below; otherwise (z unbounded below) the
         finite-N picture (H8) when ``N`` is given, else an Edge of kind ``tail``."""
-        st, how = self._turn_left()
-        if how == "none":
-            return Edge(math.nan, math.nan, "none", "x_PV'(s) has no zero on the left branch")
-        x = float(self._pv(np.array([st]))[0][0])
-        if self.bounded_below and how == "turn":
-            return Edge(x - self.mu, st, "hard", "x'(s) = 0 with 1/s below the support of z")
-        if self.bounded_below:
-            return Edge(x - self.mu, st, "support", "edge at the lower end of the support")
-        if N is not None:
-            return self.finite_n(N)
-        return Edge(x - self.mu, st, "tail",
-                    "z is unbounded below (H7): exponentially thin tail beyond this PV turning "
-                    "point; use finite_n(N) (H8) for the lowest eigenvalues")
+        edge = left_edge(self)
+        return self.finite_n(N) if edge.kind == "tail" and N is not None else edge
 
     def right_edge(self) -> Edge:
         """Right edge (H4 recipe on the s > 0 branch continued from 0+)."""
-        zmax = self.z_max
-        hi = 1.0 / zmax if math.isfinite(zmax) and zmax > 0 else 50.0
-        sc = self._scale()
-        s = np.geomspace(1e-4 / sc, hi, 400)
-        if math.isfinite(zmax):
-            s = s[s < hi * (1 - 1e-9)]
-        _, xp, _, _ = self._pv(s)
-        pos = np.flatnonzero((xp[:-1] < 0) & (xp[1:] >= 0))
-        if pos.size == 0:
-            if math.isfinite(zmax) and zmax > 0:
-                x = float(self._pv(np.array([s[-1]]))[0][0])
-                return Edge(x - self.mu, float(s[-1]), "support", "upper end of the support")
-            return Edge(math.nan, math.nan, "none", "x_PV'(s) has no zero for s > 0")
-        if not math.isfinite(zmax):
-            # measured at t = 0: the PV turning point lies inside the bulk (e.g. alpha = 5:
-            # lam = -13.2 while rho > 0 up to ~ +50): no number rather than a wrong one
-            return Edge(math.nan, math.nan, "tail",
-                        "z is unbounded above: exponentially thin right tail, no hard edge; "
-                        "the PV recipe (H4) fails on this side")
-        i = pos[0]
-        f = lambda u: float(self._pv(np.array([u]))[1][0])  # noqa: E731
-        st = brentq(f, s[i], s[i + 1], xtol=1e-14, rtol=1e-13)
-        x = float(self._pv(np.array([st]))[0][0])
-        kind = "hard" if math.isfinite(zmax) else "tail"
-        return Edge(x - self.mu, st, kind, "" if kind == "hard" else
-                    "z is unbounded above: exponentially thin tail beyond")
+        return right_edge(self)
 
-    # ------------------------------------------------------------------ H6
-    def _pv_root(self):
-        """First root of S_PV(s) as s decreases from 0- (before the PV turning point)."""
-        st, how = self._turn_left()
-        s = self._s_grid_left(600)
-        s = np.append(s[s > st], st)
-        _, _, S, _ = self._pv(s)
-        margin = float(np.nanmax(S))
-        up = np.flatnonzero((S[:-1] < 0) & (S[1:] >= 0))
-        if up.size == 0:
-            return None, f"S_PV(s) < 0 on the whole branch (max {margin:.4g})", margin
-        i = up[0]
-        f = lambda u: float(self._pv(np.array([u]))[2][0])  # noqa: E731
-        root = brentq(f, s[i + 1], s[i], xtol=1e-15, rtol=1e-14)
-        return root, "", margin
+    def pv_root(self) -> PVRoot:
+        """First root of ``S_PV(s)`` as s decreases from 0- (H6), with the BBP margin."""
+        return pv_root(self)
 
     def outlier(self) -> Outlier:
-        """BBP outlier (H6): location, squared overlap with w*, width and status."""
-        cm2 = 1.0 - self.m**2
-        root, why, margin = self._pv_root()
-        if root is None:
-            return Outlier("absent", math.nan, math.nan, math.nan, math.nan, math.nan,
-                           math.nan, math.nan, why, margin)
-        x, xp, S, Sp = (float(v[0]) for v in self._pv(np.array([root])))
-        ov_pv = cm2 * xp / Sp
-        if not ov_pv > 0:  # a pole of G_ee = 1/S must have a positive residue
-            return Outlier("absent", math.nan, math.nan, math.nan, x - self.mu, root, ov_pv,
-                           abs(S), "the root of S_PV has a negative weight (1/S' < 0): not an "
-                           "eigenvalue (seen on sample laws near their lowest sample)", margin)
-        isolated = self.bounded_below and 1.0 / root < self.z_min
-        if isolated:
-            return Outlier("exists", x - self.mu, ov_pv, 0.0, x - self.mu, root, ov_pv,
-                           abs(S), "pole 1/s_out below the support of z: isolated eigenvalue",
-                           margin)
-        # complex route: Re S(x) = 0 on the physical branch, near x_PV
-        def reS(xx: float) -> float:
-            sc, _, _ = self._solve(np.array([xx]))
-            _, _, B, _ = (v for v in self._expect(sc))
-            return float((xx - self.alpha * B[0]).real)
+        """BBP outlier (H6, H7): location, squared overlap with w*, width and status."""
+        return outlier(self)
 
-        width_guess = max(1e-3, 0.05 * abs(x))
-        try:
-            lo, hi = x - width_guess, x + width_guess
-            flo, fhi = reS(lo), reS(hi)
-            k = 0
-            while flo * fhi > 0 and k < 6:
-                lo, hi = x - 2 * (x - lo), x + 2 * (hi - x)
-                flo, fhi = reS(lo), reS(hi)
-                k += 1
-            if flo * fhi > 0:
-                raise ValueError("Re S(x) = 0 not bracketed near the PV root")
-            xr = brentq(reS, lo, hi, xtol=1e-12, rtol=1e-12)
-        except ValueError as exc:
-            return Outlier("resonance", x - self.mu, ov_pv, math.nan, x - self.mu, root, ov_pv,
-                           abs(S), f"PV root only ({exc})", margin)
-        sc, res, _ = self._solve(np.array([xr]))
-        xs, xps, A, A1, B, B1 = self._x_of_s(sc)
-        Sx = xr - self.alpha * B[0]
-        Sprime = 1.0 - self.alpha * B1[0] / xps[0]
-        ov = cm2 / Sprime.real
-        width = 2.0 * abs(Sx.imag) / Sprime.real
-        return Outlier("resonance", xr - self.mu, ov, width, x - self.mu, root, ov_pv,
-                       float(abs(Sx.real) + res[0]),
-                       "pole 1/s_out inside the support of z (H7): resonance of nu_e", margin)
-
-    # ------------------------------------------------------------------ H8
     def finite_n(self, N: int, k_low: int = 3, n_grid: int = 4000) -> FiniteNPicture:
         """Finite-N picture of the low end (H8): expected lowest ``k_low`` eigenvalues,
         probability that the outlier is the lowest, expected overlap^2 of the lowest."""
         N = _checks.integer("N", N, 2)
-        k_low = _checks.integer("k_low", k_low, 1)
-        out = self.outlier()
-        st, _ = self._turn_left()
-        nfun = lambda s: N * self.alpha * self.cdf(1.0 / np.asarray(s))  # noqa: E731
-        # s range: from n = 1e-12 (far left) to the PV turning point
-        s_hi = -1e-6
-        if nfun(s_hi) > 1e-12 or nfun(st) <= 1e-12:
-            # all of the branch carries tail states, or none of it does (a law bounded on
-            # the left, e.g. samples: the lowest state is the outlier or the hard edge)
-            s_far = s_hi
-        else:
-            s_far = brentq(lambda u: math.log(nfun(u) + 1e-300) - math.log(1e-12), st, s_hi)
-        s = -np.geomspace(-s_far, -st, n_grid)
-        x, _, _, _ = self._pv(s)
-        n = nfun(s)
-        lam = x - self.mu
-        has = out.status != "absent"
-        x_out = out.lam_pv if has else math.inf
-        extra = (lam > x_out).astype(int)
-        lows = []
-        for k in range(k_low):
-            P = _poisson_sf_counts(n, k, extra)  # P(lam_(k+1) > lam)
-            # E[l] = lam0 + int (P(l > lam) - 1[lam < lam0]) ... with P ~ 1 at lam[0]
-            Eval = lam[0] + np.trapezoid(P, lam)
-            lows.append(Eval)
-        # local route: an eigenvector at lam carries overlap^2 ~ (1-m^2) nu_e / (N rho)
-        # (H5/H3 densities, resonance included), averaged over the law of the lowest
-        # eigenvalue of the Poisson tail, P(lam_1 > lam) = exp(-n(lam)).
-        F1 = 1.0 - np.exp(-n)
-        sel = np.flatnonzero((F1 > 1e-4) & (F1 < 1 - 1e-4))
-        ov_local = math.nan
-        if sel.size >= 2:
-            pick = sel[np.linspace(0, sel.size - 1, min(sel.size, 120)).astype(int)]
-            lp = lam[pick]
-            sres = self._solve(lp + self.mu)[0]
-            _, _, B, _ = self._expect(sres)
-            with np.errstate(all="ignore"):
-                nu = -(1.0 / (lp + self.mu - self.alpha * B)).imag / np.pi
-                ratio = (1.0 - self.m**2) * nu / (N * (-sres.imag / np.pi))
-            ratio = np.where(np.isfinite(ratio), np.minimum(ratio, 1.0), 0.0)
-            ov_local = float(np.sum(0.5 * (ratio[1:] + ratio[:-1]) * np.diff(F1[pick]))
-                             / (F1[pick][-1] - F1[pick][0]))
-        if has:
-            n_out = float(N * self.alpha * self.cdf(np.array(1.0 / out.s_pv)))
-            p_low = math.exp(-n_out)
-            ov = p_low * out.overlap2
-        else:
-            n_out, p_low, ov = math.nan, 0.0, 0.0
-        return FiniteNPicture(N, np.array(lows), p_low, ov, n_out, out, ov_local)
+        return finite_n(self, N, _checks.integer("k_low", k_low, 1), n_grid)
 
 
 # ---------------------------------------------------------------------- trajectory
 @dataclass(frozen=True)
 class SpectrumTrajectory:
-    """Spectrum along a DMFT trajectory (one entry per requested time)."""
+    """Spectrum along a DMFT trajectory, one entry per requested time (H2-H6, T2).
+
+    ``t``, ``mu``, ``m``: time (the sample time used), multiplier and overlap; ``lam_out``,
+    ``overlap2``, ``width``, ``status``, ``margin``: the outlier (:class:`Outlier`);
+    ``left_edge``, ``left_kind``, ``right_edge``: edges (:class:`Edge`, Riemannian);
+    ``z_min``, ``frac_z_negative``: lower end of the law of z and ``P(z < 0)``.
+    """
 
     t: np.ndarray
     mu: np.ndarray
@@ -600,9 +305,9 @@ class SpectrumTrajectory:
     lam_out: np.ndarray
     overlap2: np.ndarray
     width: np.ndarray
-    status: list[str]
+    status: list[OutlierStatus]
     left_edge: np.ndarray
-    left_kind: list[str]
+    left_kind: list[EdgeKind]
     right_edge: np.ndarray
     z_min: np.ndarray
     frac_z_negative: np.ndarray
@@ -631,16 +336,61 @@ class SpectrumTrajectory:
 def spectrum_along(solution: Any, times, n_bins: int | None = None) -> SpectrumTrajectory:
     """Outlier, edges and weight-law summaries along a DMFT solution at ``times``."""
     times = _checks.finite_array("times", times, ndim=1)
-    rows = []
-    for t in times:
-        law = WeightLaw.from_solution(solution, float(t), n_bins=n_bins)
-        out = law.outlier()
-        le = law.left_edge()
-        re_ = law.right_edge()
-        frac_neg = float(np.asarray(law.cdf(np.array([0.0]))).ravel()[0])
-        rows.append((law.t, law.mu, law.m, out.lam, out.overlap2, out.width, out.status,
-                     le.lam, le.kind, re_.lam, law.z_min, frac_neg, out.margin))
-    cols = list(zip(*rows, strict=True))
-    arr = lambda i: np.array(cols[i], float)  # noqa: E731
-    return SpectrumTrajectory(arr(0), arr(1), arr(2), arr(3), arr(4), arr(5), list(cols[6]),
-                              arr(7), list(cols[8]), arr(9), arr(10), arr(11), arr(12))
+    laws = [WeightLaw.from_solution(solution, float(t), n_bins=n_bins) for t in times]
+    outs = [law.outlier() for law in laws]
+    lefts = [law.left_edge() for law in laws]
+    column = lambda values: np.array(list(values), float)  # noqa: E731
+    return SpectrumTrajectory(
+        t=column(law.t for law in laws), mu=column(law.mu for law in laws),
+        m=column(law.m for law in laws), lam_out=column(o.lam for o in outs),
+        overlap2=column(o.overlap2 for o in outs), width=column(o.width for o in outs),
+        status=[o.status for o in outs], left_edge=column(e.lam for e in lefts),
+        left_kind=[e.kind for e in lefts],
+        right_edge=column(law.right_edge().lam for law in laws),
+        z_min=column(law.z_min for law in laws),
+        frac_z_negative=column(float(np.ravel(law.cdf(np.array([0.0])))[0]) for law in laws),
+        margin=column(o.margin for o in outs),
+    )
+
+
+# ---------------------------------------------------------------------- curves to draw
+@dataclass(frozen=True)
+class SpectrumCurves:
+    """What :func:`dmft.plotting.plot_spectrum` draws for one weight law (H3-H6).
+
+    ``lam``: grid of Riemannian eigenvalues; ``density``: bulk rho (H3); ``nu_e``: signal
+    measure (H5); ``left_edge``, ``right_edge``: :class:`Edge` (H4); ``outlier``:
+    :class:`Outlier` (H6); ``alpha``, ``m``, ``t``: the law's parameters, for titles.
+    """
+
+    lam: np.ndarray
+    density: np.ndarray
+    nu_e: np.ndarray
+    left_edge: Edge
+    right_edge: Edge
+    outlier: Outlier
+    alpha: float
+    m: float
+    t: float
+
+
+def _support_grid(law: WeightLaw, out: Outlier, n: int = 300) -> np.ndarray:
+    """A grid covering where the density or nu_e exceed 1e-5, and the outlier."""
+    scale = abs(law.mu) + 10.0 * law.alpha + 1.0
+    coarse = np.linspace(-4 * scale, 4 * scale, 241)
+    keep = (law.density(coarse).rho > 1e-5) | (law.signal_measure(coarse).nu_e > 1e-5)
+    lo, hi = coarse[keep].min(), coarse[keep].max()
+    if np.isfinite(out.lam):
+        lo = min(lo, out.lam - 1.0)
+    return np.linspace(lo, hi, n)
+
+
+def spectrum_curves(law: WeightLaw, lams=None) -> SpectrumCurves:
+    """Density, signal measure, edges and outlier of ``law`` on ``lams`` (default: 300
+    points over where rho or nu_e exceed 1e-5, and the outlier), ready to draw."""
+    out = law.outlier()
+    lams = _support_grid(law, out) if lams is None else _checks.finite_array("lams", lams)
+    return SpectrumCurves(lam=lams, density=law.density(lams).rho,
+                          nu_e=law.signal_measure(lams).nu_e, left_edge=law.left_edge(),
+                          right_edge=law.right_edge(), outlier=out, alpha=law.alpha, m=law.m,
+                          t=law.t)

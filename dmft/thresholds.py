@@ -45,7 +45,8 @@ class BBPInit:
 
 
 def _R(law: WeightLaw, s: float) -> tuple[float, float]:
-    A, A1, B, B1 = law._expect(np.array([s + 0j]))
+    """``R(s) = Re E[z (1 - g^2)/(1 - z s)]`` and ``R'(s)`` at real s (module docstring)."""
+    A, A1, B, B1 = law.expect(np.array([s + 0j]))
     return float((A - B).real[0]), float((A1 - B1).real[0])
 
 
@@ -88,8 +89,9 @@ def alpha_bbp_init(m: float = 0.0, n_quads: tuple[int, ...] = (64, 128, 256, 512
     alpha, s = table[-1][1], table[-1][2]
     err = abs(table[-1][1] - table[-2][1]) if len(table) > 1 else math.nan
     law = WeightLaw.gaussian(alpha, m, n_quad=n_quads[-1])
-    x, xp, _, _ = law._pv(np.array([s]))
-    return BBPInit(alpha, err, s, float(x[0]) - law.mu, table, bool(xp[0] < 0))
+    pv = law.pv(np.array([s]))
+    return BBPInit(alpha=alpha, error=err, s=s, lam=float(pv.x[0]) - law.mu, table=table,
+                   before_turn=bool(pv.dx[0] < 0))
 
 
 def outlier_at(alpha: float, m: float = 0.0, n_quad: int = 256) -> Outlier:
@@ -156,10 +158,10 @@ def alpha_c(N: int, m: float = 0.0, n_quad: int = 256) -> float:
 
     def f(a: float) -> float:
         law = WeightLaw.gaussian(a, m, n_quad=n_quad)
-        root, _, _ = law._pv_root()
-        if root is None:
+        root = law.pv_root()
+        if not root.found:
             return math.inf
-        return math.log(N * a * float(law.cdf(np.array(1.0 / root)))) - math.log(math.log(2.0))
+        return math.log(N * a * float(law.cdf(np.array(1.0 / root.s)))) - math.log(math.log(2.0))
 
     lo, hi = a0 * (1 + 1e-4), 2.0 * a0
     while f(hi) > 0:

@@ -16,7 +16,9 @@ from dmft.losses import get_loss
 from dmft.simulate import (
     HessianEigs,
     Problem,
+    SimulationInterrupted,
     SimulationResult,
+    SimulationStatus,
     energy,
     hessian_extremes,
     make_problem,
@@ -458,3 +460,59 @@ def test_make_problem_seed_sequence_not_consumed():
     np.testing.assert_array_equal(p1.W0, p2.W0)
     p3 = make_problem(2.0, 50, m0=0.5, seed=np.random.SeedSequence(124))
     assert not np.array_equal(p1.X, p3.X)
+
+
+def test_rising_energy_is_a_failed_run_with_the_fix_in_the_message():
+    """Issue 14 row 6: alpha = 14, eta = 0.035 passes the start check (eta lambda_max ~ 1.8)
+    but the energy rises (1.03 -> 5.05); it used to be reported as converged."""
+    with pytest.warns(RuntimeWarning, match="unstable step"):
+        r = simulate(alpha=14, N=200, seeds=2, t_max=3, eta=0.035)
+    assert r.status == SimulationStatus.FAILED and r.status < 0
+    assert "eta * lambda_max >= 2" in r.message and "smaller eta" in r.message
+    assert np.any(r.e[:, -1] > r.e[:, 0])  # the symptom, read off the records themselves
+    # the eta the message proposes gives a proper descent
+    eta_ok = float(r.message.rsplit("eta <= ", 1)[1])
+    good = simulate(alpha=14, N=200, seeds=2, t_max=0.5, eta=eta_ok)
+    assert good.status >= 0 and np.all(np.diff(good.e, axis=1) <= 1e-12 * good.e[:, 1:])
+
+
+def test_keyboard_interrupt_returns_the_partial_result(monkeypatch, tmp_path):
+    """Issue 14 row 3: Ctrl-C in the second dataset raises SimulationInterrupted (a
+    KeyboardInterrupt) carrying the partial result; the first dataset is complete and equal
+    to an uninterrupted run, what was not reached is NaN."""
+    import dmft.simulate as sim
+
+    kw = dict(alpha=5.0, N=100, m0=0.2, t_max=0.2, eta=0.01, seeds=3, seed=4)
+    full = simulate(**kw)
+    step, calls = sim._Block.step, {"n": 0}
+
+    def interrupting_step(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 25:  # dataset 1 (20 steps each), step 5
+            raise KeyboardInterrupt
+        return step(self, *args)
+
+    monkeypatch.setattr(sim._Block, "step", interrupting_step)
+    with pytest.raises(KeyboardInterrupt) as exc:
+        simulate(**kw)
+    assert isinstance(exc.value, SimulationInterrupted)
+    part = exc.value.result
+    assert part.status == SimulationStatus.INTERRUPTED and "interrupted" in part.message
+    np.testing.assert_array_equal(part.m[0], full.m[0])
+    np.testing.assert_array_equal(part.m[1, :5], full.m[1, :5])
+    assert np.all(np.isnan(part.m[1, 6:])) and np.all(np.isnan(part.m[2]))
+    q = SimulationResult.load(part.save(tmp_path / "partial"))
+    assert q.status == SimulationStatus.INTERRUPTED
+
+
+@pytest.mark.parametrize("t_max, t_end", [(0.015, 0.02), (0.025, 0.03), (0.03, 0.03),
+                                          (0.02 + 1e-12, 0.02)])
+def test_final_time_is_the_ceiling_rule_of_the_solver(t_max, t_end):
+    """Issue 14 row 16: n_steps = ceil(t_max / eta) up to 1e-9 steps, as in the solver
+    (0.025 / 0.01 used to round to 2 steps, ending before t_max)."""
+    from dmft.solver import solve
+
+    r = simulate(3.0, 50, m0=0.3, t_max=t_max, eta=0.01, seeds=1)
+    sol = solve(3.0, 0.3, t_max, dt=0.01, n_samples=64)
+    assert r.t[-1] == pytest.approx(t_end, abs=1e-15) and sol.t[-1] == pytest.approx(t_end)
+    assert r.t.size == sol.t.size and r.metadata["t_end"] == r.t[-1]

@@ -62,7 +62,7 @@ def test_gaussian_expectations_vs_monte_carlo():
         h, g = rng.standard_normal(S), rng.standard_normal(S)
         z = 3 * h**2 - (m * h + math.sqrt(1 - m * m) * g) ** 2
         for s in (-0.3 - 0.2j, 0.2 - 0.5j):
-            got = law._expect(np.array([s]))
+            got = law.expect(np.array([s]))
             for val, samp in zip(got, (z / (1 - z * s), z**2 / (1 - z * s) ** 2,
                                        g**2 * z / (1 - z * s), g**2 * z**2 / (1 - z * s) ** 2),
                                  strict=True):
@@ -303,3 +303,19 @@ def test_sample_law_expectations_far_from_the_support():
     near, far = law.expect(np.array([s_switch * 1.001])), law.expect(np.array([s_switch * 0.999]))
     for u, v in zip(near, far, strict=True):
         assert abs(u[0] - v[0]) < 1e-2 * abs(u[0])  # a 0.2 % step in s
+
+
+def test_spectrum_curves_cover_both_measures():
+    """The default grid of spectrum_curves holds the whole bulk and signal measure: rho (H3)
+    and nu_e (H5) each integrate to 1 (normalisation of a Stieltjes transform and of a
+    spectral measure), so the trapezoid sums on the grid must reach 1 up to the tails left
+    out (< 1e-5 density) and the 300-point grid error; the outlier is on the grid."""
+    from dmft.spectrum import SpectrumCurves, spectrum_curves
+
+    law = WeightLaw.gaussian(6.0, 0.0, n_quad=128)
+    c = spectrum_curves(law)
+    assert isinstance(c, SpectrumCurves) and c.lam.size == 300
+    assert c.outlier.status == "resonance" and c.lam[0] <= c.outlier.lam <= c.lam[-1]
+    assert abs(np.trapezoid(c.density, c.lam) - 1) < 0.02
+    assert abs(np.trapezoid(c.nu_e, c.lam) - 1) < 0.02
+    assert c.left_edge.kind == "tail" and (c.alpha, c.m) == (6.0, 0.0)

@@ -13,7 +13,7 @@ def test_alpha_bbp_init_converged_and_consistent():
     b = alpha_bbp_init()
     assert b.error < 1e-6 * b.alpha  # at least 4 significant digits, shown by refinement
     assert b.before_turn
-    # independent route: scan S_PV(s) for a sign change (WeightLaw._pv_root) on each side
+    # independent route: scan S_PV(s) for a sign change (WeightLaw.pv_root) on each side
     below = WeightLaw.gaussian(b.alpha * 0.99, n_quad=256)
     above = WeightLaw.gaussian(b.alpha * 1.01, n_quad=256)
     assert below.outlier().status == "absent"
@@ -21,13 +21,47 @@ def test_alpha_bbp_init_converged_and_consistent():
     assert above.outlier().reason
 
 
-def test_alpha_c_grows_like_log_n_and_matches_h8():
-    a1, a2 = alpha_c(500, n_quad=128), alpha_c(4000, n_quad=128)
-    assert a1 < a2
-    law = WeightLaw.gaussian(a1, n_quad=128)
-    fn = law.finite_n(500)
-    assert fn.p_outlier_lowest == pytest.approx(0.5, abs=1e-3)
-    assert np.isfinite(fn.lam_low).all()
+# THEORY.md H8: "alpha_c(N) grows like ln N (about 3.9, 4.6, 5.4, 6.2 at N = 500, 1000, 2000,
+# 4000)": the contract's values, stated to one decimal (+-0.05)
+THEORY_ALPHA_C = {500: 3.9, 1000: 4.6, 2000: 5.4, 4000: 6.2}
+
+
+def test_alpha_c_matches_the_theory_values():
+    got = {N: alpha_c(N, n_quad=128) for N in THEORY_ALPHA_C}
+    for N, value in THEORY_ALPHA_C.items():
+        assert abs(got[N] - value) <= 0.05 + 1e-9, (N, got[N], value)
+    # ln N growth (H8): equal steps in ln N give steps of one sign
+    assert np.all(np.diff(list(got.values())) > 0)
+
+
+def test_h8_picture_at_alpha_c_vs_dense_hessians():
+    """At alpha_c(500), t = 0, m = 0: the H8 prediction from the law against 40 dense
+    Riemannian Hessians of dmft.hessian (an independent route: real data, real H1).
+
+    The lowest eigenvalue within 4 s.e. + 0.5 and the overlap^2 of the lowest eigenvector
+    with w* within 4 s.e. + 0.04 (H8's stated precision; local-ratio route). Measured: the
+    resonance is broad there (weight 1.05, FWHM 9), the overlaps of the lowest eigenvector
+    are unimodal (0.00-0.36, mean 0.215 +- 0.013) and no single state carries the outlier, so
+    "the outlier is the lowest half the time" has no per-dataset test at N = 500; the
+    outlier-state route (0.52) misses, the local ratio (0.18) holds.
+    """
+    from dmft.hessian import riemannian_hessian_dense
+    from dmft.problem import make_problem
+
+    N, n = 500, 40
+    a = alpha_c(N, n_quad=128)
+    fn = WeightLaw.gaussian(a, n_quad=128).finite_n(N)
+    lam1, ov1 = [], []
+    for i in range(n):
+        p = make_problem(a, N, m0=0.0, seed=np.random.SeedSequence([N, i]))
+        w = p.W0[0]
+        lam, V = np.linalg.eigh(riemannian_hessian_dense(p.X, p.y, w))
+        keep = np.arange(N) != np.argmax(np.abs(V.T @ w))  # drop the trivial mode along w
+        lam1.append(lam[keep][0])
+        ov1.append((p.w_star @ V[:, keep][:, 0]) ** 2 / N)
+    se = lambda x: np.std(x, ddof=1) / np.sqrt(n)  # noqa: E731
+    assert abs(np.mean(lam1) - fn.lam_low[0]) < 4 * se(lam1) + 0.5
+    assert abs(np.mean(ov1) - fn.overlap2_lowest_local) < 4 * se(ov1) + 0.04
 
 
 def test_bad_alpha():

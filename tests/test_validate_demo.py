@@ -10,27 +10,37 @@ import pytest
 from dmft import cli
 from dmft.validate import validate
 
+SEEDS, DMFT_GROUPS = 8, 4  # finite-N datasets; independent DMFT groups (solve's default)
+
 
 def test_validation_report_is_consistent(tmp_path):
-    r = validate(4.0, 300, m0=0.3, t_max=0.4, eta=0.02, seeds=4, n_samples=2000, seed=1)
+    """DMFT vs N = 1000 gradient descent at short times (finite-N shifts O(1/N) are below
+    the noise there): every |z| within the allowance of the statistics.
+
+    z is Student-t distributed with the Welch-Satterthwaite number of degrees of freedom
+    (DMFT error from 4 groups: 3 dof; finite-N error from 8 datasets: 7 dof); the allowance
+    is its two-sided quantile at 1 % overall for the 3 x 20 comparisons after t = 0
+    (Bonferroni, conservative for comparisons correlated in time).
+    """
+    from scipy import stats
+
+    r = validate(4.0, 1000, m0=0.3, t_max=0.4, eta=0.02, seeds=SEEDS, n_samples=8000, seed=1)
     assert r.t.size == 21
+    n_cmp = 3 * (r.t.size - 1)
     for k in ("m", "e", "mu"):
-        se = np.hypot(r.theory_sem[k], r.finite_n_sem[k])
-        ok = se > 0
-        np.testing.assert_allclose(r.z[k][ok], (r.theory[k] - r.finite_n[k])[ok] / se[ok])
+        a, b = r.theory_sem[k][1:] ** 2, r.finite_n_sem[k][1:] ** 2
+        dof = (a + b) ** 2 / (a**2 / (DMFT_GROUPS - 1) + b**2 / (SEEDS - 1))
+        allowance = stats.t.ppf(1 - 0.01 / (2 * n_cmp), dof.min())
+        assert r.worst_z[k] < allowance, (k, r.worst_z[k], allowance)
         assert r.worst_z[k] == pytest.approx(np.max(np.abs(r.z[k])))
-    # exact start (THEORY section 1) on both sides
+    # exact start (THEORY section 1) on both sides, and no spurious z from round-off there
     assert r.theory["m"][0] == pytest.approx(0.3) and r.finite_n["m"][0] == pytest.approx(0.3)
+    assert abs(r.z["m"][0]) < 1e-3
     payload = json.loads(r.to_json(tmp_path / "r.json"))
     assert set(payload) >= {"t", "theory", "finite_n", "z", "worst_z", "params", "t_hessian",
                             "hessian_theory", "hessian_finite_n", "hessian_z"}
     # Hessian snapshots: t = 0 plus hessian_points on the step grid, both sides at those times
     assert r.t_hessian[0] == 0 and r.t_hessian.size == 6
-    for k in ("lam_1", "lam_2", "overlap2_1"):
-        se = r.hessian_finite_n_sem[k]
-        ok = se > 0
-        np.testing.assert_allclose(r.hessian_z[k][ok], ((r.hessian_theory[k]
-                                   - r.hessian_finite_n[k]) / se)[ok])
     # ordering and range hold on both routes (H8 expectations are grid integrals: 1e-3 rel.)
     for side in (r.hessian_theory, r.hessian_finite_n):
         assert np.all(side["lam_1"] <= side["lam_2"] + 1e-3 * np.abs(side["lam_2"]))
@@ -56,7 +66,12 @@ def test_demo_quick_runs_end_to_end(tmp_path, capsys):
     rc = cli.main(["demo", "--quick", "--out", str(tmp_path), "--no-progress"])
     assert rc == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["t0_outlier"]["status"] in {"exists", "resonance", "absent"}
+    # independent route (T1 tangency, not the root scan of the outlier): at t = 0 z is
+    # unbounded below (H7), so above alpha_BBP_init the outlier is a resonance, else absent
+    from dmft.thresholds import alpha_bbp_init
+
+    above = summary["alpha"] > alpha_bbp_init(n_quads=(64, 128)).alpha
+    assert summary["t0_outlier"]["status"] == ("resonance" if above else "absent")
     for name in ("spectrum_t0.png", "validation.png", "growth_factor.png",
                  "outlier_along.png", "phase_diagram.png", "success.png"):
         assert (tmp_path / name).stat().st_size > 0
