@@ -161,19 +161,9 @@ def _simulate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
-def _simulate_handler(args: argparse.Namespace) -> int:
-    from dmft import _memory
-    from dmft.simulate import simulate
-
-    if args.out:
-        check_output("--out", args.out, npz=True)
-    dtype = np.float32 if args.float32 else np.float64
-    _memory.check_fits(
-        f"simulate with N={args.N}, alpha={args.alpha:g}",
-        _memory.simulation_bytes(args.N, args.alpha, args.seeds, args.replicas, dtype),
-        "reduce --N (the data matrix holds alpha N^2 numbers) or use --float32",
-    )
-    res = _call_reporting_warnings(
+def _run_simulate(args: argparse.Namespace, simulate: Callable, dtype) -> object:
+    """``simulate`` with the command's options; its warnings go to stderr."""
+    return _call_reporting_warnings(
         "simulate",
         simulate,
         args.alpha,
@@ -193,9 +183,21 @@ def _simulate_handler(args: argparse.Namespace) -> int:
         dtype=dtype,
         progress=not args.no_progress,
     )
-    out = str(res.save(args.out)) if args.out else None
-    if res.status == "interrupted":
+
+
+def _simulate_handler(args: argparse.Namespace) -> int:
+    from dmft.simulate import SimulationInterrupted, simulate
+
+    if args.out:
+        check_output("--out", args.out, npz=True)
+    dtype = np.float32 if args.float32 else np.float64
+    try:
+        res = _run_simulate(args, simulate, dtype)
+    except SimulationInterrupted as exc:
+        res = exc.result
+        out = str(res.save(args.out)) if args.out else None
         return _interrupted("simulate", float(res.t[-1]) if res.t.size else 0.0, out)
+    out = str(res.save(args.out)) if args.out else None
     if args.json:
         payload = {
             "t": res.t,
@@ -386,7 +388,8 @@ def _spectrum_along_handler(args: argparse.Namespace) -> int:
                "left_edge": tr.left_edge, "left_edge_kind": tr.left_kind,
                "right_edge": tr.right_edge, "z_min": tr.z_min, "t_bbp": tr.t_bbp()}
     if args.plot:
-        payload["plot"] = _save_plot(args.plot, "plot_outlier_along", tr, sol.alpha)
+        payload["plot"] = _save_plot(args.plot, "plot_outlier_along", tr, sol.alpha,
+                                     tr.t_bbp())
     if args.json:
         _emit_json(payload)
     else:
@@ -409,7 +412,7 @@ def _save_plot(path: str, function: str, *plot_args) -> str:
 
 
 def _spectrum_handler(args: argparse.Namespace) -> int:
-    from dmft.spectrum import WeightLaw
+    from dmft.spectrum import WeightLaw, spectrum_curves
 
     if args.solution is not None:
         return _spectrum_along_handler(args)
@@ -439,7 +442,7 @@ def _spectrum_handler(args: argparse.Namespace) -> int:
                         "p_outlier_lowest": fn.p_outlier_lowest,
                         "overlap2_lowest_expected": fn.overlap2_lowest})
     if args.plot:
-        payload["plot"] = _save_plot(args.plot, "plot_spectrum", law)
+        payload["plot"] = _save_plot(args.plot, "plot_spectrum", spectrum_curves(law))
     if args.json:
         _emit_json(payload)
         return 0

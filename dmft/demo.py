@@ -120,7 +120,7 @@ def run_demo(out: str | Path = "dmft-demo", quick: bool = False, progress: bool 
 
 def _phase_t0(out: Path, size: dict, summary: dict) -> None:
     from dmft import plotting
-    from dmft.spectrum import WeightLaw
+    from dmft.spectrum import WeightLaw, spectrum_curves
     from dmft.thresholds import alpha_bbp_init
 
     bbp = alpha_bbp_init()
@@ -131,7 +131,8 @@ def _phase_t0(out: Path, size: dict, summary: dict) -> None:
     summary["t0_outlier"] = {"lam_out": out0.lam, "overlap2": out0.overlap2,
                              "width": out0.width, "status": out0.status}
     grid = _plot_grid(law0, out0.lam, n_coarse=61, n=150)
-    plotting.plot_spectrum(law0, lams=grid).savefig(out / "spectrum_t0.png", dpi=120)
+    plotting.plot_spectrum(spectrum_curves(law0, lams=grid)).savefig(
+        out / "spectrum_t0.png", dpi=120)
 
 
 def _plot_grid(law, lam_out: float, n_coarse: int, n: int) -> np.ndarray:
@@ -188,7 +189,8 @@ def _phase_trajectory(out: Path, size: dict, summary: dict) -> None:
     sol = solve(ALPHA_DEMO, 1e-10, t_max, dt=0.02, n_samples=size["S"],
                 sample_times=np.linspace(0, t_max, size["n_times"]), progress=size["progress"])
     traj = spectrum_along(sol, sol.sample_times)
-    plotting.plot_outlier_along(traj, ALPHA_DEMO).savefig(out / "outlier_along.png", dpi=120)
+    fig = plotting.plot_outlier_along(traj, ALPHA_DEMO, traj.t_bbp())
+    fig.savefig(out / "outlier_along.png", dpi=120)
     summary["t_bbp"] = traj.t_bbp()
 
 

@@ -89,7 +89,7 @@ def figure_b(quick: bool = False, alphas=REGIME_ALPHAS):
     from dmft import plotting
     from dmft.finite_n import hessian_eigenvalues_along_gd
     from dmft.solver import solve
-    from dmft.spectrum import WeightLaw, spectrum_along
+    from dmft.spectrum import WeightLaw, spectrum_along, spectrum_curves
 
     S, t_late, N, seeds = (2000, 1.0, 150, 2) if quick else (8000, 2.0, 400, 4)
     grid = np.arange(0.0, t_late + 1e-9, 0.1 if quick else 0.05)  # spectrum times
@@ -104,7 +104,7 @@ def figure_b(quick: bool = False, alphas=REGIME_ALPHAS):
         tags = ("t = 0", f"t = {t_mid:.2f}" + (" (t_BBP)" if has_tb else ""), f"t = {t_late:g}")
         laws = [WeightLaw.gaussian(a, m=float(sol.m[0]), n_quad=16) if quick and t == 0
                 else WeightLaw.from_solution(sol, t) for t in times]
-        panels.append([(law, e, f"{tag}, m_N = {mn:.2f}")
+        panels.append([(spectrum_curves(law), e, f"{tag}, m_N = {mn:.2f}")
                        for law, e, tag, mn in zip(laws, eigs, tags, m_fn, strict=True)])
     return plotting.plot_density_grid(panels, N)
 
@@ -121,7 +121,8 @@ def figure_ce(quick: bool = False, alpha: float = 6.0):
     sol = solve(alpha, 1e-10, t_max, dt=0.02, n_samples=S,
                 sample_times=np.linspace(0, t_max, 31))
     traj = spectrum_along(sol, sol.sample_times)
-    return plotting.plot_validation(report), plotting.plot_outlier_along(traj, alpha)
+    return plotting.plot_validation(report), plotting.plot_outlier_along(traj, alpha,
+                                                                           traj.t_bbp())
 
 
 def make_figures(out: str | Path = "dmft-figures", quick: bool = False,

@@ -45,7 +45,9 @@ def hessian_eigenvalues_along_gd(alpha: float, N: int, times: Sequence[float], s
     m_abs : list of float
         Per time, the mean ``|m| = |w . w*| / N`` over the problems.
     """
-    from dmft.simulate import make_problem, riemannian_hessian_dense, simulate
+    from dmft.hessian import riemannian_hessian_dense
+    from dmft.problem import make_problem
+    from dmft.simulate import simulate
 
     children = np.random.SeedSequence(seed).spawn(seeds)
     probs = [make_problem(alpha, N, m0=0.0, seed=c) for c in children]

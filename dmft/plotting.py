@@ -165,7 +165,7 @@ def plot_phase_diagram(threshold, alpha_bbp_init: float | None = None,
 
     Parameters
     ----------
-    threshold : dmft.phase_diagram.AlgorithmicThreshold
+    threshold : dmft.growth.AlgorithmicThreshold
     alpha_bbp_init : float, optional
     t_bbp : dict, optional
         ``alpha -> t`` or ``alpha -> {"t": t, "error": err}``; infinite t are drawn as
@@ -218,12 +218,12 @@ def plot_success(curves, threshold=None, predictions: dict | None = None) -> Fig
 
     Parameters
     ----------
-    curves : list of dmft.phase_diagram.SuccessCurve
+    curves : list of dmft.success.SuccessCurve
         One per N (points with Wilson bars).
-    threshold : dmft.phase_diagram.AlgorithmicThreshold, optional
+    threshold : dmft.growth.AlgorithmicThreshold, optional
         Its ``alpha_alg(N)`` are drawn as vertical lines in the colour of the matching N.
     predictions : dict, optional
-        ``N -> (alphas, p, p_err)`` from :func:`dmft.phase_diagram.predicted_success`,
+        ``N -> (alphas, p, p_err)`` from :func:`dmft.growth.predicted_success`,
         drawn as lines (band: +-1 s.e.) in the colour of the matching N.
     """
     fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)

@@ -30,7 +30,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from dmft import __version__
+from dmft import __version__, _memory
 from dmft import _checks as checks
 from dmft.hessian import (
     HessianEigs,
@@ -527,7 +527,8 @@ def simulate(
     Raises
     ------
     ValueError
-        For invalid parameters, saying what to change.
+        For invalid parameters, saying what to change, and when the estimated memory
+        (:func:`dmft._memory.simulation_bytes`) exceeds what is available.
     SimulationInterrupted
         On KeyboardInterrupt (Ctrl-C): a subclass of KeyboardInterrupt whose ``result``
         attribute is the partial :class:`SimulationResult` with status ``INTERRUPTED`` (-2):
@@ -538,6 +539,9 @@ def simulate(
     s = _settings(alpha, N, m0, t_max, eta, seeds, replicas, seed, hessian_every, k_low, k_high,
                   record_every, grad_tol, success_threshold, loss, noise, dtype, tangent_step,
                   check_eta, blas_threads)
+    _memory.check_fits(f"simulate(alpha={s.alpha:g}, N={s.N})",
+                       _memory.simulation_bytes(s.N, s.alpha, s.seeds, s.replicas, s.dtype),
+                       "reduce N (the data matrix holds alpha N^2 numbers) or use float32")
     root = np.random.SeedSequence(s.seed)
     children = root.spawn(s.seeds)
     rec, state = _Records(s), _Progress()

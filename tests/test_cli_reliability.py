@@ -136,22 +136,30 @@ def test_ctrl_c_anywhere_else_is_one_line(capsys, monkeypatch):
 
 
 def test_simulate_interrupted_result_saved(capsys, monkeypatch, tmp_path):
-    """The CLI side for a simulate() that returns a partial result (status 'interrupted')."""
-    from dmft.simulate import simulate
+    """Ctrl-C inside simulate(): the CLI saves the partial result it carries, one line, 130."""
+    from dmft import simulate as sim_module
+    from dmft.simulation_result import SimulationInterrupted, SimulationStatus
 
-    def partial(*args, **kwargs):
-        res = simulate(6.0, 50, m0=0.2, t_max=0.05, eta=0.01, seeds=2)
-        res.status, res.message = "interrupted", "interrupted (KeyboardInterrupt)"
-        return res
+    real_march = sim_module._march
+    calls = []
 
-    monkeypatch.setattr("dmft.simulate.simulate", partial)
-    monkeypatch.setattr("dmft.simulate.SimulationResult.save",
-                        lambda self, path: Path(path))
+    def march_then_ctrl_c(*args, **kwargs):
+        if calls:  # the second dataset is interrupted, the first one is complete
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real_march(*args, **kwargs)
+
+    monkeypatch.setattr(sim_module, "_march", march_then_ctrl_c)
     out = tmp_path / "sim.npz"
-    assert cli.main(["simulate", "--alpha", "6", "--N", "50", "--out", str(out)]) == 130
-    err = capsys.readouterr().err.strip()
-    assert err == f"dmft simulate: interrupted at t=0.05; partial result (status " \
-                  f"'interrupted') saved to {out}"
+    rc = cli.main(["simulate", "--alpha", "6", "--N", "50", "--m0", "0.2", "--t-max", "0.05",
+                   "--eta", "0.01", "--seeds", "2", "--out", str(out), "--no-progress"])
+    assert rc == 130
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("dmft simulate: interrupted at t=") and str(out) in err
+    res = sim_module.SimulationResult.load(out)
+    assert res.status == SimulationStatus.INTERRUPTED
+    assert np.all(np.isfinite(res.m[0])) and np.all(np.isnan(res.m[1]))
+    assert issubclass(SimulationInterrupted, KeyboardInterrupt)
 
 
 # --- row 4: memory ---------------------------------------------------------------------------

@@ -54,8 +54,8 @@ def test_validate_rejects_single_seed():
 
 def test_cli_validate_writes_report_and_figure(tmp_path, capsys):
     out = tmp_path / "v"
-    rc = cli.main(["validate", "--alpha", "4", "--n", "200", "--t-max", "0.2", "--eta", "0.02",
-                   "--seeds", "3", "--samples", "1000", "--out", str(out), "--no-progress"])
+    rc = cli.main(["validate", "--alpha", "4", "--N", "200", "--t-max", "0.2", "--eta", "0.02",
+                   "--seeds", "3", "--n-samples", "1000", "--out", str(out), "--no-progress"])
     assert rc == 0
     assert (out / "validation.json").exists() and (out / "validation.png").stat().st_size > 0
     out_text = capsys.readouterr().out
@@ -83,19 +83,21 @@ def test_phase_diagram_and_success_figures_from_cached_data():
     import matplotlib
 
     matplotlib.use("Agg")
-    from dmft import phase_diagram as pd
+    from dmft.growth import invert_growth, reference_growth
     from dmft.plotting import plot_growth, plot_phase_diagram, plot_success
+    from dmft.stats import wilson_interval
+    from dmft.success import SuccessCurve
 
-    gs = pd.reference_growth()
-    thr = pd.invert_growth([1e2, 1e4], np.array([g.alpha for g in gs]),
+    gs = reference_growth()
+    thr = invert_growth([1e2, 1e4], np.array([g.alpha for g in gs]),
                            np.array([g.log_G_max for g in gs]),
                            np.array([g.log_G_max_sem for g in gs]))
     fig = plot_phase_diagram(thr, alpha_bbp_init=3.15)
     assert len(fig.axes) == 2
     assert len(plot_growth(gs[:3]).axes[0].lines) == 3
     k = np.array([1, 5, 9])
-    lo, hi = pd.wilson_interval(k, 10)
-    curve = pd.SuccessCurve(N=100, alphas=np.array([4.0, 6.0, 8.0]), successes=k,
+    lo, hi = wilson_interval(k, 10)
+    curve = SuccessCurve(N=100, alphas=np.array([4.0, 6.0, 8.0]), successes=k,
                             trials=np.full(3, 10), rate=k / 10, ci_low=lo, ci_high=hi,
                             t_max=5.0, eta=0.01, alpha_50=6.0, alpha_50_err=0.5,
                             t_hit=np.full((3, 10), np.inf), confidence=0.95,
