@@ -1,14 +1,32 @@
-"""Pluggable per-sample losses l(h; y) and label models (THEORY.md E2, E4).
+"""Pluggable per-sample losses l(h; y) and label models (THEORY.md E2, E4, E4a).
 
 A :class:`Loss` bundles three vectorised callables of ``(h, y)`` (numpy arrays, same
 shape): the loss ``l``, its first derivative ``f = dl/dh`` and second derivative
 ``fp = d2l/dh2``, plus a label model ``label(h_star, rng, noise)``. They are plain numpy
-functions (also valid numba code), so the simulator, the DMFT solver and the spectrum
-module all evaluate exactly the same loss.
+functions (closures over float parameters where the loss has one), so the simulator, the
+DMFT solver and the spectrum module all evaluate exactly the same loss.
+
+Losses
+------
+``phase_retrieval`` (E4): ``l = (h^2 - y)^2 / 4``, labels ``y = h*^2``.
+``normalised_phase_retrieval(a=A)`` (E4a): ``l_a = (h^2 - y)^2 / (4 (a + y))``, a > 0, the
+    paper's loss; build it with :func:`normalised_loss` or ``get_loss("phase_retrieval",
+    a=A)``. Its name carries ``a`` exactly (``repr`` of the float), so a saved name reads back
+    to the same loss (:func:`get_loss` parses it).
+``linear_regression``: ``l = (h - y)^2 / 2``, labels ``y = h*``.
+
+Meaning of ``a = inf``: ``a * l_a -> l`` as ``a -> inf``, so ``get_loss("phase_retrieval",
+a=math.inf)`` returns the plain loss (E4). The prefactor ``a`` is a change of time units:
+gradient flow on ``l_a`` for a time ``t`` is, for ``a -> inf``, the flow on ``l`` for a time
+``t / a``, and the Hessian is ``1/a`` times the plain one. Thresholds in alpha do not depend on a
+constant prefactor; they do depend on a at finite a (l_a is not a rescaled l: the label
+normalisation ``1 / (a + y)`` matters where ``y >~ a``).
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,12 +42,14 @@ class Loss:
     Attributes
     ----------
     name : str
-        Identifier used in CLI options and saved metadata.
+        Identifier used in CLI options and saved metadata; :func:`get_loss` reads it back.
     l, f, fp : callable
         ``l(h, y)``, ``f(h, y) = dl/dh`` and ``fp(h, y) = d2l/dh2``, vectorised.
     label : callable
         ``label(h_star, rng, noise)`` returns labels y for teacher pre-activations
         ``h_star``; ``noise`` is the variance Delta of additive Gaussian label noise.
+    a : float or None
+        Normalisation parameter of ``l_a`` (E4a); None for losses without one.
     """
 
     name: str
@@ -37,6 +57,7 @@ class Loss:
     f: ArrayFn
     fp: ArrayFn
     label: Callable[[np.ndarray, np.random.Generator, float], np.ndarray]
+    a: float | None = None
 
 
 def _add_noise(y: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:
@@ -75,12 +96,89 @@ LINEAR_REGRESSION = Loss(
 
 LOSSES = {loss.name: loss for loss in (PHASE_RETRIEVAL, LINEAR_REGRESSION)}
 
+_NORMALISED = "normalised_phase_retrieval"
+_NORMALISED_RE = re.compile(rf"^{_NORMALISED}\(a=(.+)\)$")
 
-def get_loss(loss: str | Loss) -> Loss:
-    """Return a :class:`Loss` from its name or the object itself."""
+
+def _check_a(a: float) -> float:
+    try:
+        a = float(a)
+    except (TypeError, ValueError):
+        raise ValueError(f"a (normalisation of l_a, E4a) must be a number > 0, got {a!r}") \
+            from None
+    if math.isnan(a) or a <= 0:
+        raise ValueError(f"a (normalisation of l_a, E4a) must be > 0 (or inf for the plain "
+                         f"loss), got {a}")
+    return a
+
+
+def normalised_loss(a: float) -> Loss:
+    """The paper's loss ``l_a(h; y) = (h^2 - y)^2 / (4 (a + y))`` (E4a), labels ``y = h*^2``.
+
+    ``f = (h^2 - y) h / (a + y)``, ``f' = (3 h^2 - y) / (a + y)``. Units: ``l_a`` is
+    dimensionless like ``l``; ``a * l_a -> l`` (E4) as ``a -> inf``, so times on ``l_a`` are
+    ``a`` times those on ``l`` in that limit (thresholds in alpha are unaffected by the
+    prefactor).
+
+    Parameters
+    ----------
+    a : float
+        Normalisation, ``0 < a < inf`` (the group's public code uses 0.01). ``a = inf`` is
+        refused here; :func:`get_loss` maps it to the plain loss.
+
+    Raises
+    ------
+    ValueError
+        If ``a <= 0``, NaN or infinite, or (when labels are drawn) if label noise makes
+        ``a + y <= 0`` for some sample.
+    """
+    a = _check_a(a)
+    if math.isinf(a):
+        raise ValueError("normalised_loss needs a finite a > 0; a = inf is the plain loss: "
+                         "use get_loss('phase_retrieval') (or get_loss(..., a=inf))")
+
+    def label(h_star: np.ndarray, rng: np.random.Generator, noise: float = 0.0) -> np.ndarray:
+        y = _pr_label(h_star, rng, noise)
+        if np.any(a + y <= 0):
+            raise ValueError(f"label noise made a + y <= 0 for some samples (a = {a}): "
+                             "l_a is undefined there; use a larger a or a smaller noise")
+        return y
+
+    return Loss(
+        name=f"{_NORMALISED}(a={a!r})",
+        l=lambda h, y: 0.25 * (h * h - y) ** 2 / (a + y),
+        f=lambda h, y: (h * h - y) * h / (a + y),
+        fp=lambda h, y: (3.0 * h * h - y) / (a + y),
+        label=label,
+        a=a,
+    )
+
+
+def get_loss(loss: str | Loss, a: float | None = None) -> Loss:
+    """Return a :class:`Loss` from its name or the object itself.
+
+    Parameters
+    ----------
+    loss : str or Loss
+        ``"phase_retrieval"``, ``"linear_regression"``, a name written by
+        :func:`normalised_loss` (``"normalised_phase_retrieval(a=0.01)"``), or a Loss.
+    a : float or None
+        With ``loss="phase_retrieval"``: None or ``inf`` gives the plain loss (E4), a finite
+        ``a > 0`` gives ``l_a`` (E4a). Refused for other losses.
+    """
+    if a is not None:
+        a = _check_a(a)
+        name = loss.name if isinstance(loss, Loss) else loss
+        if name != PHASE_RETRIEVAL.name:
+            raise ValueError(f"a is a parameter of 'phase_retrieval' only, got loss {name!r}")
+        return PHASE_RETRIEVAL if math.isinf(a) else normalised_loss(a)
     if isinstance(loss, Loss):
         return loss
+    match = _NORMALISED_RE.match(loss) if isinstance(loss, str) else None
+    if match:
+        return normalised_loss(float(match.group(1)))
     try:
         return LOSSES[loss]
-    except KeyError:
-        raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(LOSSES)}") from None
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(LOSSES)} or "
+                         f"'{_NORMALISED}(a=A)'") from None
