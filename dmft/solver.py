@@ -384,15 +384,36 @@ def solve(
         bound = f"; at alpha={alpha:g} dt must be well below 1/|mu(0)| = {1 / mu0:.3g}" if (
             math.isfinite(mu0) and mu0 > 0 and dt * mu0 > 0.5) else ""
         raise ValueError(f"the DMFT march failed at its first step (t = 0): {failure}{bound}")
+    n_done = min(mc.n_done for mc in marches)
+    if failure and not interrupted and n_done <= _START_STEPS:
+        raise ValueError(_unstable_start(failure, dt, marches))
     if failure and not interrupted:
         warnings.warn(f"DMFT stopped early: {failure}", RuntimeWarning, stacklevel=2)
     meta = {"alpha": alpha, "m0": m0, "dt": dt, "t_max": float(t[-1]), "t_max_asked": t_max,
-            "loss": loss.name, "noise": noise, "seed": seed, "n_samples": S,
+            "loss": loss.name, "a": loss.a, "noise": noise, "seed": seed, "n_samples": S,
             "n_samples_asked": n_samples, "n_response": n_resp * n_groups,
             "n_groups": n_groups, "c_diag_tol": c_diag_tol, "antithetic": True,
             "stratified": True, "dmft_version": __version__}
     status = "interrupted" if interrupted else (-1 if failure else 0)
     return _combine(marches, status, failure, sample_idx, t, alpha, dt, loss, meta)
+
+
+_START_STEPS = 3  # a failure within this many steps is an unstable start: refused
+
+
+def _unstable_start(failure: str, dt: float, marches) -> str:
+    """Message for a march that fails in its first steps, with a stable step to use.
+
+    The local rate of a path at the start is ``M_R^loc(0) + f'(h(0))`` (D3), the N = inf
+    counterpart of the Hessian's top eigenvalue (an outlier ``~ f'_mu + alpha E[f']`` per
+    sample); ``1 / max`` over the population was measured stable at every (loss, alpha)
+    tried, about 2x below the threshold for l_a at a = 0.01 (THEORY 1b).
+    """
+    rate = max(mc.rate0 for mc in marches)
+    return (f"refused: the march failed in its first {_START_STEPS} steps ({failure}). The "
+            f"stiffest initial paths have local rate M_R^loc + max f' = {rate:.4g} (the N = inf "
+            f"analogue of lambda_max; for l_a it grows like 1/a): use dt <= 1/rate = "
+            f"{1.0 / rate:.3g}")
 
 
 def _march_all(marches, n_steps, c_diag_tol, alpha, progress) -> tuple[str, bool]:
@@ -501,6 +522,7 @@ class _March:
         self.m, self.mu, self.mu_constraint, self.e, self.loc, self.rho = np.zeros((6, T))
         self.m[0] = m0
         self.n_done = 0
+        self.rate0 = math.nan  # M_R^loc + max f' at t = 0: the stiffest local rate
 
     def step(self, n: int, c_diag_tol: float) -> str:
         """Observables and kernels at t_n, then h, m, R, C at t_{n+1}; '' or a failure."""
@@ -512,6 +534,8 @@ class _March:
         self.mu[n] = alpha * np.mean(f * h)
         drift = alpha * np.mean(f * hs)
         self.loc[n] = alpha * np.mean(fp)
+        if n == 0:
+            self.rate0 = float(self.loc[0] + np.max(fp))
         self.e[n] = np.mean(loss.l(h, y))
         # M_C row (D3) through the incremental QR of the force history
         _qr_append(self.Q, self.Rq, n, np.sqrt(alpha / self.S) * f)
