@@ -85,10 +85,12 @@ from dmft import __version__, _checks, _memory
 from dmft._io import ResultFileError, load_npz, save_npz
 from dmft._kernels import response_row
 from dmft.losses import Loss, get_loss
+from dmft.moreau import moreau_envelope
 
-__all__ = ["Solution", "SolveStatus", "solve"]
+__all__ = ["Scheme", "Solution", "SolveStatus", "solve"]
 
 SolveStatus = Literal[0, -1, "interrupted"]
+Scheme = Literal["explicit", "prox"]
 
 _ARRAYS = ("t", "C", "R", "m", "mu", "mu_constraint", "e", "M_C", "M_R", "M_R_local", "rho",
            "m_sem", "e_sem", "mu_sem", "sample_times", "h_samples", "h_star", "y")
@@ -307,6 +309,7 @@ def solve(
     n_groups: int = 4,
     c_diag_tol: float = 0.25,
     progress: bool = False,
+    scheme: Scheme = "explicit",
 ) -> Solution:
     """Integrate the DMFT (D1-D9) of spherical gradient flow from overlap ``m0``.
 
@@ -347,6 +350,14 @@ def solve(
         Stop when ``|C(t,t) - 1|`` exceeds this (> 0).
     progress : bool
         Show a progress bar on stderr.
+    scheme : {"explicit", "prox"}
+        ``"explicit"``: the limit of projected gradient descent (E5). ``"prox"`` (l_a only):
+        the limit of the prox-gradient step, whose forces are evaluated at each sample's
+        backward-Euler point (:mod:`dmft.moreau`), i.e. gradient descent on the Moreau
+        envelope ``l^dt``; the march runs with ``moreau_envelope(loss, dt)`` (so ``e`` is
+        ``E[l^dt]``, ``-> E[l]`` as dt -> 0) and its finite-N counterpart is
+        ``simulate(loss=moreau_envelope(loss, eta), eta=dt)``. It stays stable at steps ~10x
+        larger for a = 0.01 (measured, module docstring). ``Solution.loss`` is ``loss``.
 
     Returns
     -------
@@ -364,6 +375,9 @@ def solve(
     alpha, m0, t_max, dt, S, n_groups = _validate(alpha, m0, t_max, dt, n_samples, n_groups,
                                                   c_diag_tol)
     loss = get_loss(loss)
+    if scheme not in ("explicit", "prox"):
+        raise ValueError(f"scheme must be 'explicit' or 'prox', got {scheme!r}")
+    march_loss = moreau_envelope(loss, dt) if scheme == "prox" else loss
     noise = _checks.finite("noise", noise)
     if noise < 0:
         raise ValueError(f"noise variance must be >= 0, got {noise}")
@@ -378,7 +392,7 @@ def solve(
 
     rngs = [np.random.default_rng(ss) for ss in np.random.SeedSequence(seed).spawn(n_groups)]
     marches = [
-        _March(alpha, m0, dt, n_steps, S // n_groups, loss, noise, n_resp, rng)
+        _March(alpha, m0, dt, n_steps, S // n_groups, march_loss, noise, n_resp, rng)
         for rng in rngs
     ]
     failure, interrupted = _march_all(marches, n_steps, c_diag_tol, alpha, progress)
@@ -393,8 +407,8 @@ def solve(
     if failure and not interrupted:
         warnings.warn(f"DMFT stopped early: {failure}", RuntimeWarning, stacklevel=2)
     meta = {"alpha": alpha, "m0": m0, "dt": dt, "t_max": float(t[-1]), "t_max_asked": t_max,
-            "loss": loss.name, "a": loss.a, "noise": noise, "seed": seed, "n_samples": S,
-            "n_samples_asked": n_samples, "n_response": n_resp * n_groups,
+            "loss": loss.name, "a": loss.a, "scheme": scheme, "noise": noise, "seed": seed,
+            "n_samples": S, "n_samples_asked": n_samples, "n_response": n_resp * n_groups,
             "n_groups": n_groups, "c_diag_tol": c_diag_tol, "antithetic": True,
             "stratified": True, "dmft_version": __version__}
     status = "interrupted" if interrupted else (-1 if failure else 0)
