@@ -113,6 +113,14 @@ def test_la_dmft_matches_gradient_descent_small(alpha):
     _assert_within(compare(0.01, alpha, 400, 1e-3, (0.05, 0.1), seeds=12, n_samples=4000))
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("alpha", [2.5, 6.0])
+def test_la_dmft_matches_gradient_descent_at_n2000(alpha):
+    """As the small test at N = 2000 (6 datasets, float32), S = 16000 paths."""
+    _assert_within(compare(0.01, alpha, 2000, 1e-3, (0.05, 0.1), seeds=6, n_samples=16_000,
+                           dtype=np.float32))
+
+
 def shift_rows(a: float, alpha: float, N: int, dts, times, *, seeds: int = 12,
                n_samples: int = 8000, seed: int = 0, scheme: str = "explicit") -> list[Row]:
     """The change of m, e, mu from ``dts[0]`` to ``dts[1]`` on both sides (dt -> 0).
@@ -136,7 +144,6 @@ def shift_rows(a: float, alpha: float, N: int, dts, times, *, seeds: int = 12,
     return rows
 
 
-@pytest.mark.slow
 def test_la_dt_convergence_both_sides_move_together():
     """a = 1 (cheap, same structure): from eta = dt = 0.04 to 0.02 both routes shift by the
     same amount (the O(dt) error of gradient descent), and the shift is resolved."""
