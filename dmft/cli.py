@@ -132,6 +132,20 @@ def _call_reporting_warnings(command: str, fn: Callable, *args, **kwargs):
     return result
 
 
+def _a_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--a", type=float, default=None, metavar="A",
+                   help="normalised loss l_a = (h^2 - y)^2 / (4 (a + y)) (THEORY E4a), a > 0; "
+                   "inf is the plain loss (default: the plain loss E4); needs --loss "
+                   "phase_retrieval. l_a is stiff: the step must shrink about like a")
+
+
+def _loss(args: argparse.Namespace):
+    """The loss of ``--loss`` and ``--a`` (ValueError for a <= 0, NaN, or another loss)."""
+    from dmft.losses import get_loss
+
+    return args.loss if args.a is None else get_loss(args.loss, a=args.a)
+
+
 # --- simulate ------------------------------------------------------------------------------
 
 
@@ -154,6 +168,7 @@ def _simulate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k-high", type=int, default=2, help="highest Hessian eigenvalues kept")
     p.add_argument("--record-every", type=float, default=None, help="time between records")
     p.add_argument("--loss", default="phase_retrieval", help="loss name (default phase_retrieval)")
+    _a_argument(p)
     p.add_argument("--noise", type=float, default=0.0, help="label-noise variance")
     p.add_argument("--float32", action="store_true", help="work in float32 (faster, less exact)")
     p.add_argument("--out", default=None, help="save the result to this .npz file")
@@ -178,7 +193,7 @@ def _run_simulate(args: argparse.Namespace, simulate: Callable, dtype) -> object
         k_low=args.k_low,
         k_high=args.k_high,
         record_every=args.record_every,
-        loss=args.loss,
+        loss=_loss(args),
         noise=args.noise,
         dtype=dtype,
         progress=not args.no_progress,
@@ -212,7 +227,7 @@ def _simulate_handler(args: argparse.Namespace) -> int:
             "n_runs": res.n_runs,
             "status": res.status,
             "message": res.message,
-            "metadata": res.metadata,
+            "metadata": {**res.metadata, "a": getattr(loss, "a", None)},
         }
         if res.hessian_t.size:
             payload["hessian_t"] = res.hessian_t
@@ -268,6 +283,7 @@ def _solve_arguments(p: argparse.ArgumentParser) -> None:
              groups="--n-groups")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--loss", default="phase_retrieval", help="loss name (default phase_retrieval)")
+    _a_argument(p)
     p.add_argument("--noise", type=float, default=0.0, help="label-noise variance Delta")
     p.add_argument("--out", default=None, help="save the Solution to this .npz file")
     p.add_argument("--json", action="store_true", help="print a JSON document on stdout")
@@ -277,11 +293,12 @@ def _solve_arguments(p: argparse.ArgumentParser) -> None:
 def _solve_handler(args: argparse.Namespace) -> int:
     from dmft.solver import solve
 
+    loss = _loss(args)
     if args.out:
         check_output("--out", args.out, npz=True)
     sol = _call_reporting_warnings(
         "solve", solve, args.alpha, args.m0, args.t_max, dt=args.dt, n_samples=args.n_samples,
-        seed=args.seed, loss=args.loss, noise=args.noise, n_response=args.n_response,
+        seed=args.seed, loss=loss, noise=args.noise, n_response=args.n_response,
         n_groups=args.n_groups, sample_times=args.sample_times, progress=not args.no_progress,
     )
     out = str(sol.save(args.out)) if args.out else None

@@ -367,7 +367,7 @@ def test_flags_mirror_python_keywords():
 
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if a.dest == "command").choices
-    cli_only = {"help", "out", "json", "no_progress", "float32", "alpha", "m0"}
+    cli_only = {"a", "help", "out", "json", "no_progress", "float32", "alpha", "m0"}
     for name, fn in (("solve", solve), ("simulate", simulate), ("validate", validate)):
         keywords = set(inspect.signature(fn).parameters)
         for action in sub[name]._actions:

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "dmft"
 LAYERS: dict[str, int] = {
     # bottom: model, files, utilities
     "dmft": 0, "_checks": 0, "_io": 0, "losses": 0, "_data": 0, "stats": 0, "sweeps": 0,
-    "_memory": 0,
+    "_memory": 0, "moreau": 0,
     # middle, side by side (see GROUPS)
     "solver": 1, "_kernels": 1,
     "simulate": 1, "hessian": 1, "problem": 1, "simulation_result": 1,

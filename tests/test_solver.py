@@ -153,18 +153,24 @@ def test_non_finite_forces_stop_and_keep_results():
         assert np.all(np.isfinite(getattr(s, name))), name
 
 
-def test_unstable_step_is_reported_not_integrated():
+def test_unstable_step_is_refused_at_start_and_reported_later():
     """dt beyond the stability of the explicit step (finite-N analogue: eta lambda_max > 2,
-    lambda_max ~ 45-67 at alpha = 6-15) raises the loss; the march stops and says so, while
-    dt = 0.02 at the same alpha runs through with a non-increasing energy."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        bad = solve(12.0, 0.1, 1.0, dt=0.04, n_samples=2000, seed=1)
-    assert bad.status == -1 and "unstable" in bad.message and "reduce dt" in bad.message
-    assert np.all(np.isfinite(bad.e)) and bad.t.size < 26
-    good = solve(12.0, 0.1, 1.0, dt=0.02, n_samples=2000, seed=1)
+    lambda_max ~ 45-67 at alpha = 6-15) raises the loss. At alpha = 12, dt = 0.04 it does so
+    at the first step: refused (ValueError) with a stable dt, which then runs through with a
+    non-increasing energy; dt = 0.035 runs into the instability later (t ~ 0.8): status -1,
+    the past kept."""
+    with pytest.raises(ValueError, match=r"first 3 steps.*energy rose.*use dt <= ") as info:
+        solve(12.0, 0.1, 1.0, dt=0.04, n_samples=2000, seed=1)
+    advised = float(str(info.value).rsplit("= ", 1)[1])
+    assert 0.005 < advised < 0.04
+    good = solve(12.0, 0.1, 1.0, dt=advised, n_samples=2000, seed=1)
     assert good.status == 0
     assert np.all(np.diff(good.e) < 3 * good.e_sem[1:] + 1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        late = solve(12.0, 0.1, 1.0, dt=0.035, n_samples=2000, seed=0, n_response=200)
+    assert late.status == -1 and "unstable" in late.message and "reduce dt" in late.message
+    assert np.all(np.isfinite(late.e)) and 3 < late.t.size < 30
 
 
 def test_save_load_round_trip(tmp_path, short_solution):
@@ -194,6 +200,44 @@ def test_cli_solve_json(capsys, tmp_path):
 def test_cli_solve_bad_input_exit_2(capsys):
     assert cli.main(["solve", "--alpha", "-2", "--m0", "0.1"]) == 2
     assert "alpha must be > 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["solve", "simulate"])
+@pytest.mark.parametrize("a", ["0", "-1", "nan"])
+def test_cli_bad_a_is_a_one_line_error(capsys, command, a):
+    """E4a: a <= 0 or NaN refused with exit 2 and one line naming a (issue 11 item 6)."""
+    extra = ["--m0", "0.1"] if command == "solve" else ["--N", "20"]
+    assert cli.main([command, "--alpha", "3", *extra, "--a", a, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a (normalisation of l_a, E4a) must be > 0" in err
+
+
+def test_cli_a_reaches_solve_and_simulate_and_is_recorded(capsys, tmp_path):
+    """--a gives l_a on both sides (the energy at t = 0 is E[l_a], not 1 - m0^2) and lands
+    in the JSON metadata; a = inf is the plain loss; omitted, the plain loss as before."""
+    from dmft.losses import get_loss
+
+    base = ["--alpha", "3", "--m0", "0.2", "--json", "--no-progress"]
+    assert cli.main(["solve", *base, "--t-max", "0.002", "--dt", "0.001", "--n-samples",
+                     "4000", "--a", "0.5", "--out", str(tmp_path / "s.npz")]) == 0
+    sol = json.loads(capsys.readouterr().out)
+    la = get_loss("phase_retrieval", a=0.5)
+    assert sol["metadata"]["a"] == 0.5 and sol["metadata"]["loss"] == la.name
+    assert Solution.load(tmp_path / "s.npz").loss.name == la.name
+    rng = np.random.default_rng(0)  # E[l_a] at t = 0 by independent sampling
+    hs = rng.standard_normal(400_000)
+    h = 0.2 * hs + np.sqrt(1 - 0.04) * rng.standard_normal(hs.size)
+    e0 = la.l(h, hs**2)
+    assert abs(sol["e"][0] - e0.mean()) < 4 * np.hypot(sol["e_sem"][0], e0.std() / 600)
+    assert cli.main(["simulate", *base, "--N", "50", "--t-max", "0.002", "--eta", "0.001",
+                     "--seeds", "1", "--a", "0.5"]) == 0
+    sim = json.loads(capsys.readouterr().out)
+    assert sim["metadata"]["a"] == 0.5 and sim["metadata"]["loss"] == la.name
+    for a, expected in ((["--a", "inf"], None), ([], None)):
+        assert cli.main(["solve", *base, "--t-max", "0.02", "--dt", "0.02",
+                         "--n-samples", "200", *a]) == 0
+        meta = json.loads(capsys.readouterr().out)["metadata"]
+        assert meta["a"] is expected and meta["loss"] == "phase_retrieval"
 
 
 # --- reliability (issue 14) ---------------------------------------------------------------
