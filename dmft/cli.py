@@ -176,7 +176,7 @@ def _simulate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
-def _run_simulate(args: argparse.Namespace, simulate: Callable, dtype) -> object:
+def _run_simulate(args: argparse.Namespace, simulate: Callable, dtype, loss) -> object:
     """``simulate`` with the command's options; its warnings go to stderr."""
     return _call_reporting_warnings(
         "simulate",
@@ -193,7 +193,7 @@ def _run_simulate(args: argparse.Namespace, simulate: Callable, dtype) -> object
         k_low=args.k_low,
         k_high=args.k_high,
         record_every=args.record_every,
-        loss=_loss(args),
+        loss=loss,
         noise=args.noise,
         dtype=dtype,
         progress=not args.no_progress,
@@ -203,11 +203,12 @@ def _run_simulate(args: argparse.Namespace, simulate: Callable, dtype) -> object
 def _simulate_handler(args: argparse.Namespace) -> int:
     from dmft.simulate import SimulationInterrupted, simulate
 
+    loss = _loss(args)
     if args.out:
         check_output("--out", args.out, npz=True)
     dtype = np.float32 if args.float32 else np.float64
     try:
-        res = _run_simulate(args, simulate, dtype)
+        res = _run_simulate(args, simulate, dtype, loss)
     except SimulationInterrupted as exc:
         res = exc.result
         out = str(res.save(args.out)) if args.out else None
