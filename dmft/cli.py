@@ -265,6 +265,16 @@ _COMMANDS.append(
 # --- solve ---------------------------------------------------------------------------------
 
 
+def _count_or_all(text: str) -> int | None:
+    """An option value that is a positive count or ``all`` (None: every path)."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count or 'all', got {text!r}") from None
+
+
 def _solve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=float, required=True, help="sample ratio M/N (E1)")
     p.add_argument("--m0", type=float, required=True, help="initial overlap m(0) in (-1, 1)")
@@ -273,8 +283,13 @@ def _solve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dt", type=float, default=0.02, help="time step (default 0.02)")
     p.add_argument("--n-samples", type=int, default=10_000,
                    help="population size S (default 1e4)")
-    p.add_argument("--n-response", type=int, default=2000,
-                   help="paths used for the response kernel M_R (default 2000)")
+    p.add_argument("--n-response", type=_count_or_all, default=2000,
+                   help="paths used for the response kernel M_R, or 'all' (default 2000; "
+                   "use 'all' for l_a, whose response tail no label stratum catches)")
+    p.add_argument("--scheme", choices=("explicit", "prox"), default="explicit",
+                   help="step of the march: 'explicit' projected gradient step (default), "
+                   "or 'prox', the step on the Moreau envelope of the loss, stable at "
+                   "~10x larger dt for l_a (THEORY E5p)")
     p.add_argument("--n-groups", type=int, default=4,
                    help="independent sub-populations for standard errors (default 4)")
     p.add_argument("--sample-times", type=float, nargs="+", default=None,
@@ -300,6 +315,7 @@ def _solve_handler(args: argparse.Namespace) -> int:
     sol = _call_reporting_warnings(
         "solve", solve, args.alpha, args.m0, args.t_max, dt=args.dt, n_samples=args.n_samples,
         seed=args.seed, loss=loss, noise=args.noise, n_response=args.n_response,
+        scheme=args.scheme,
         n_groups=args.n_groups, sample_times=args.sample_times, progress=not args.no_progress,
     )
     out = str(sol.save(args.out)) if args.out else None
