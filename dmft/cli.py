@@ -132,6 +132,27 @@ def _call_reporting_warnings(command: str, fn: Callable, *args, **kwargs):
     return result
 
 
+def _add_a(p: argparse.ArgumentParser) -> None:
+    """``--a A``: the normalised loss l_a (E4a) instead of the plain loss (E4)."""
+    p.add_argument("--a", type=float, default=None,
+                   help="normalisation a > 0 of the paper's loss l_a = (h^2 - y)^2 / (4 (a + y)) "
+                   "(E4a); omitted or inf: the plain loss (E4)")
+
+
+def _loss_a(args: argparse.Namespace) -> float | None:
+    """``--a`` checked (ValueError, exit 2, for a <= 0 or NaN); None for the plain loss."""
+    from dmft.losses import get_loss
+
+    return None if args.a is None else get_loss("phase_retrieval", a=args.a).a
+
+
+def _refuse_a(args: argparse.Namespace, command: str, why: str) -> None:
+    """Refuse a finite ``--a`` on a command whose code path has no l_a yet (never ignore it)."""
+    if _loss_a(args) is not None:
+        raise ValueError(f"--a: {command} does not support the normalised loss l_a yet ({why}); "
+                         "omit --a (or give --a inf) for the plain loss")
+
+
 # --- simulate ------------------------------------------------------------------------------
 
 
@@ -321,6 +342,7 @@ _COMMANDS.append(
 
 def _thresholds_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--m", type=float, default=0.0, help="overlap of the start (T1: 0)")
+    _add_a(p)
     p.add_argument("--peak", action="store_true",
                    help="also locate where nu_e first shows a separate peak (slow, minutes)")
     p.add_argument("--json", action="store_true", help="print a JSON document on stdout")
@@ -329,9 +351,15 @@ def _thresholds_arguments(p: argparse.ArgumentParser) -> None:
 def _thresholds_handler(args: argparse.Namespace) -> int:
     from dmft.thresholds import thresholds_summary
 
-    out = thresholds_summary(m=args.m, separate_peak=args.peak)
+    a = _loss_a(args)
+    out = thresholds_summary(m=args.m, separate_peak=args.peak, a=a)
     if args.json:
         _emit_json(out)
+    elif a is not None:
+        print(f"{out['loss']}: alpha_BBP_init = {out['alpha_bbp_init']:.8f} "
+              f"(+- {out['alpha_bbp_init_error']:.1e}; outlier leaves the "
+              f"{'hard edge' if out['alpha_bbp_init_kind'] == 'edge' else 'end of the support'}"
+              f", kind {out['alpha_bbp_init_kind']}) at lam = {out['lam_threshold']:.4f}")
     else:
         ac = ", ".join(f"N={k}: {v:.3f}" for k, v in out["alpha_c"].items())
         print(f"alpha_BBP_init = {out['alpha_bbp_init']:.8f} "
@@ -358,6 +386,7 @@ def _spectrum_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--m", type=float, default=None, help="overlap at t = 0 (default 0)")
     p.add_argument("--N", type=int, default=None,
                    help="finite-N picture of the low end (H8; at t = 0 only)")
+    _add_a(p)
     p.add_argument("--plot", default=None,
                    help="write an image: density and nu_e at t = 0, or with --solution the "
                    "outlier and left edge along the times")
@@ -371,6 +400,7 @@ def _spectrum_along_handler(args: argparse.Namespace) -> int:
     refused = {"--alpha": args.alpha is not None and "alpha is the solution's own",
                "--t": args.t is not None and "use --times along a solution",
                "--m": args.m is not None and "m(t) is the solution's own",
+               "--a": args.a is not None and "the loss is the solution's own",
                "--N": args.N is not None and "the finite-N picture (H8) is available at t = 0 "
                                              "only (--alpha without --solution)"}
     for option, why in refused.items():
@@ -412,6 +442,7 @@ def _save_plot(path: str, function: str, *plot_args) -> str:
 
 
 def _spectrum_handler(args: argparse.Namespace) -> int:
+    from dmft.losses import get_loss
     from dmft.spectrum import WeightLaw, spectrum_curves
 
     if args.solution is not None:
@@ -422,13 +453,19 @@ def _spectrum_handler(args: argparse.Namespace) -> int:
         raise ValueError("only --t 0 is available without a saved solution")
     if args.times is not None:
         raise ValueError("--times needs --solution (times along a saved DMFT solution)")
+    a = _loss_a(args)
+    if a is not None and args.N is not None:
+        raise ValueError("--N cannot be used with --a: the finite-N picture (H8) is for the "
+                         "plain loss's unbounded tail; l_a has a hard left edge")
     if args.plot:
         check_output("--plot", args.plot)
-    law = WeightLaw.gaussian(args.alpha, 0.0 if args.m is None else args.m)
+    m = 0.0 if args.m is None else args.m
+    law = WeightLaw.gaussian(args.alpha, m) if a is None else WeightLaw.normalised(args.alpha, a, m)
     out = law.outlier()
     le = law.left_edge()
     re_ = law.right_edge()
-    payload = {"alpha": law.alpha, "m": law.m, "mu": law.mu, "status": out.status,
+    payload = {"loss": get_loss("phase_retrieval", a=a).name, "a": a, "alpha": law.alpha,
+               "m": law.m, "mu": law.mu, "status": out.status,
                "lam_out": out.lam, "overlap2": out.overlap2, "width": out.width,
                "lam_out_pv": out.lam_pv, "overlap2_pv": out.overlap2_pv,
                "outlier_reason": out.reason,
@@ -446,7 +483,8 @@ def _spectrum_handler(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(payload)
         return 0
-    print(f"alpha={law.alpha:g} m={law.m:g} mu={law.mu:.4g}: outlier {out.status} at "
+    prefix = "" if a is None else f"l_a (a={a:g}) "
+    print(f"{prefix}alpha={law.alpha:g} m={law.m:g} mu={law.mu:.4g}: outlier {out.status} at "
           f"{out.lam:.4f} (overlap^2 {out.overlap2:.3f}, width {out.width:.3g}); left edge "
           f"{le.kind} {le.lam:.4f}, right edge {re_.kind} {re_.lam:.4f}")
     if args.N is not None:
@@ -482,6 +520,7 @@ def _validate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--hessian-points", type=int, default=5,
                    help="Hessian snapshots after t = 0 (default 5; 0 for none)")
+    _add_a(p)
     p.add_argument("--out", default="dmft-validate", help="output directory")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -494,6 +533,7 @@ def _validate_handler(args: argparse.Namespace) -> int:
     from dmft.plotting import plot_validation
     from dmft.validate import validate
 
+    _refuse_a(args, "validate", "its DMFT and finite-N sides run the plain loss")
     out = check_output("--out", args.out, folder=True)
     report = validate(args.alpha, args.N, m0=args.m0, t_max=args.t_max, eta=args.eta,
                       seeds=args.seeds, n_samples=args.n_samples, seed=args.seed,
@@ -528,11 +568,14 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="dmft-demo", help="output directory (default ./dmft-demo)")
     p.add_argument("--quick", action="store_true", help="smaller populations, shorter times")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    _add_a(p)
 
 
 def _demo_handler(args: argparse.Namespace) -> int:
     from dmft.demo import format_summary, run_demo
 
+    _refuse_a(args, "demo", "its DMFT trajectory, growth factor and finite-N check are for "
+              "the plain loss")
     check_output("--out", args.out, folder=True)
     summary = run_demo(args.out, quick=args.quick, progress=not args.no_progress)
     print(format_summary(summary, args.out))
@@ -555,11 +598,13 @@ def _figures_arguments(p: argparse.ArgumentParser) -> None:
                    help="output directory (default ./dmft-figures)")
     p.add_argument("--quick", action="store_true",
                    help="small sizes (seconds instead of minutes) for (b), (c), (e)")
+    _add_a(p)
 
 
 def _figures_handler(args: argparse.Namespace) -> int:
     from dmft.figures import make_figures
 
+    _refuse_a(args, "figures", "figures (a)-(e) are drawn for the plain loss")
     check_output("--out", args.out, folder=True)
     for path in make_figures(args.out, quick=args.quick):
         print(path)
