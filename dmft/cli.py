@@ -164,7 +164,9 @@ def _simulate_arguments(p: argparse.ArgumentParser) -> None:
         "--m0", type=float, default=None, help="initial overlap (default: random start)"
     )
     p.add_argument("--t-max", type=float, default=5.0, help="final time (default 5)")
-    p.add_argument("--eta", type=float, default=0.01, help="step size (default 0.01)")
+    p.add_argument("--eta", type=float, default=None,
+                   help="step size (default: min(0.01, 0.5/lambda_max) from the Hessian at the "
+                   "start, said on stderr)")
     p.add_argument("--seeds", type=int, default=4, help="independent datasets (default 4)")
     p.add_argument("--replicas", type=int, default=1, help="starts per dataset (default 1)")
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
@@ -218,6 +220,11 @@ def _simulate_handler(args: argparse.Namespace) -> int:
         res = exc.result
         out = str(res.save(args.out)) if args.out else None
         return _interrupted("simulate", float(res.t[-1]) if res.t.size else 0.0, out)
+    meta = res.metadata
+    if meta.get("eta_chosen_from", "given") != "given":
+        print(f"dmft simulate: --eta not given: eta = {meta['eta']:.3g} = min(0.01, "
+              f"0.5/lambda_max, 0.25/|mu|, t_max), set by {meta['eta_chosen_from']}; "
+              f"lambda_max at the start = {meta['lambda_max_start']:.4g}", file=sys.stderr)
     out = str(res.save(args.out)) if args.out else None
     if args.json:
         payload = {

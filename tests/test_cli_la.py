@@ -52,3 +52,16 @@ def test_bad_or_unsupported_a_is_one_line_exit_2(capsys, argv):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "error:" in err and ("--a" in err or " a " in err)
+
+
+def test_simulate_without_eta_says_which_step(capsys):
+    """--eta omitted: the chosen step is said on stderr and recorded; with l_a it is set by
+    lambda_max (far below the plain default 0.01) and the run completes."""
+    argv = ["simulate", "--alpha", "4", "--N", "80", "--t-max", "0.05", "--seeds", "1",
+            "--loss", f"normalised_phase_retrieval(a={A!r})", "--json", "--no-progress"]
+    rc = main(argv)
+    out = capsys.readouterr()
+    meta = json.loads(out.out)["metadata"]
+    assert rc == 0 and meta["eta_chosen_from"] == "lambda_max"
+    assert meta["eta"] * meta["lambda_max_start"] == pytest.approx(0.5)
+    assert "--eta not given" in out.err and f"{meta['eta']:.3g}" in out.err
