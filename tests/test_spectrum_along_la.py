@@ -16,7 +16,7 @@ import pytest
 
 from dmft.losses import get_loss
 from dmft.solver import solve
-from dmft.spectrum import spectrum_along
+from dmft.spectrum import WeightLaw, spectrum_along
 
 A = 0.01
 ALPHA, M0, TIMES = 6.0, 0.1, [0.0, 0.02]
@@ -59,8 +59,6 @@ def test_hard_edge_and_outlier_tracked_in_time(trajectory):
     assert tr.left_edge[1] > tr.left_edge[0] + 10  # the edge moves: mu(t) drops from ~200
     rng = np.random.default_rng(7)
     N, n_sets = 300, 5
-    from dmft.spectrum import WeightLaw
-
     for k, t in enumerate(TIMES[1:], start=1):
         z, g = weights(sol, loss, t)
         rows = np.array([dense_low(z, g, N, rng) for _ in range(n_sets)])
