@@ -19,7 +19,7 @@ from dmft.solver import solve
 from dmft.spectrum import WeightLaw, spectrum_along
 
 A = 0.01
-ALPHA, M0, TIMES = 6.0, 0.1, [0.0, 0.02]
+ALPHA, M0, TIMES = 6.0, 0.1, [0.0, 0.05]
 
 
 @pytest.fixture(scope="module")
