@@ -35,7 +35,7 @@ def threshold_table() -> None:
         res = [alpha_bbp_init_bounded(NormalisedLaw(a, n_nodes=n, per_decade=4))
                for n in (120, 240)]
         law = weight_law(NormalisedLaw(a, n_nodes=240, per_decade=4), res[-1].alpha)
-        x = law._pv(np.array([res[-1].s]))[0][0]
+        x = law.pv(np.array([res[-1].s])).x[0]
         print(f"{a:<10.4g} {res[-1].alpha:<16.10f} {abs(res[1].alpha - res[0].alpha):<12.1e} "
               f"{res[-1].kind:<8} {res[-1].s:<10.5f} {x - law.mu:<10.4f} "
               f"{time.perf_counter() - t0:.1f}")

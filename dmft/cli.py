@@ -146,6 +146,20 @@ def _loss(args: argparse.Namespace):
     return args.loss if args.a is None else get_loss(args.loss, a=args.a)
 
 
+def _loss_a(args: argparse.Namespace) -> float | None:
+    """``--a`` checked (ValueError, exit 2, for a <= 0 or NaN); None for the plain loss."""
+    from dmft.losses import get_loss
+
+    return None if args.a is None else get_loss("phase_retrieval", a=args.a).a
+
+
+def _refuse_a(args: argparse.Namespace, command: str, why: str) -> None:
+    """Refuse a finite ``--a`` on a command whose code path has no l_a yet (never ignore it)."""
+    if _loss_a(args) is not None:
+        raise ValueError(f"--a: {command} does not support the normalised loss l_a yet ({why}); "
+                         "omit --a (or give --a inf) for the plain loss")
+
+
 # --- simulate ------------------------------------------------------------------------------
 
 
@@ -157,7 +171,9 @@ def _simulate_arguments(p: argparse.ArgumentParser) -> None:
         "--m0", type=float, default=None, help="initial overlap (default: random start)"
     )
     p.add_argument("--t-max", type=float, default=5.0, help="final time (default 5)")
-    p.add_argument("--eta", type=float, default=0.01, help="step size (default 0.01)")
+    p.add_argument("--eta", type=float, default=None,
+                   help="step size (default: min(0.01, 0.5/lambda_max) from the Hessian at the "
+                   "start, said on stderr)")
     p.add_argument("--seeds", type=int, default=4, help="independent datasets (default 4)")
     p.add_argument("--replicas", type=int, default=1, help="starts per dataset (default 1)")
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
@@ -213,6 +229,11 @@ def _simulate_handler(args: argparse.Namespace) -> int:
         res = exc.result
         out = str(res.save(args.out)) if args.out else None
         return _interrupted("simulate", float(res.t[-1]) if res.t.size else 0.0, out)
+    meta = res.metadata
+    if meta.get("eta_chosen_from", "given") != "given":
+        print(f"dmft simulate: --eta not given: eta = {meta['eta']:.3g} = min(0.01, "
+              f"0.5/lambda_max, 0.25/|mu|, t_max), set by {meta['eta_chosen_from']}; "
+              f"lambda_max at the start = {meta['lambda_max_start']:.4g}", file=sys.stderr)
     out = str(res.save(args.out)) if args.out else None
     if args.json:
         payload = {
@@ -355,6 +376,7 @@ _COMMANDS.append(
 
 def _thresholds_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--m", type=float, default=0.0, help="overlap of the start (T1: 0)")
+    _a_argument(p)
     p.add_argument("--peak", action="store_true",
                    help="also locate where nu_e first shows a separate peak (slow, minutes)")
     p.add_argument("--json", action="store_true", help="print a JSON document on stdout")
@@ -363,9 +385,15 @@ def _thresholds_arguments(p: argparse.ArgumentParser) -> None:
 def _thresholds_handler(args: argparse.Namespace) -> int:
     from dmft.thresholds import thresholds_summary
 
-    out = thresholds_summary(m=args.m, separate_peak=args.peak)
+    a = _loss_a(args)
+    out = thresholds_summary(m=args.m, separate_peak=args.peak, a=a)
     if args.json:
         _emit_json(out)
+    elif a is not None:
+        print(f"{out['loss']}: alpha_BBP_init = {out['alpha_bbp_init']:.8f} "
+              f"(+- {out['alpha_bbp_init_error']:.1e}; outlier leaves the "
+              f"{'hard edge' if out['alpha_bbp_init_kind'] == 'edge' else 'end of the support'}"
+              f", kind {out['alpha_bbp_init_kind']}) at lam = {out['lam_threshold']:.4f}")
     else:
         ac = ", ".join(f"N={k}: {v:.3f}" for k, v in out["alpha_c"].items())
         print(f"alpha_BBP_init = {out['alpha_bbp_init']:.8f} "
@@ -392,6 +420,7 @@ def _spectrum_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--m", type=float, default=None, help="overlap at t = 0 (default 0)")
     p.add_argument("--N", type=int, default=None,
                    help="finite-N picture of the low end (H8; at t = 0 only)")
+    _a_argument(p)
     p.add_argument("--plot", default=None,
                    help="write an image: density and nu_e at t = 0, or with --solution the "
                    "outlier and left edge along the times")
@@ -405,6 +434,7 @@ def _spectrum_along_handler(args: argparse.Namespace) -> int:
     refused = {"--alpha": args.alpha is not None and "alpha is the solution's own",
                "--t": args.t is not None and "use --times along a solution",
                "--m": args.m is not None and "m(t) is the solution's own",
+               "--a": args.a is not None and "the loss is the solution's own",
                "--N": args.N is not None and "the finite-N picture (H8) is available at t = 0 "
                                              "only (--alpha without --solution)"}
     for option, why in refused.items():
@@ -446,6 +476,7 @@ def _save_plot(path: str, function: str, *plot_args) -> str:
 
 
 def _spectrum_handler(args: argparse.Namespace) -> int:
+    from dmft.losses import get_loss
     from dmft.spectrum import WeightLaw, spectrum_curves
 
     if args.solution is not None:
@@ -456,13 +487,19 @@ def _spectrum_handler(args: argparse.Namespace) -> int:
         raise ValueError("only --t 0 is available without a saved solution")
     if args.times is not None:
         raise ValueError("--times needs --solution (times along a saved DMFT solution)")
+    a = _loss_a(args)
+    if a is not None and args.N is not None:
+        raise ValueError("--N cannot be used with --a: the finite-N picture (H8) is for the "
+                         "plain loss's unbounded tail; l_a has a hard left edge")
     if args.plot:
         check_output("--plot", args.plot)
-    law = WeightLaw.gaussian(args.alpha, 0.0 if args.m is None else args.m)
+    m = 0.0 if args.m is None else args.m
+    law = WeightLaw.gaussian(args.alpha, m) if a is None else WeightLaw.normalised(args.alpha, a, m)
     out = law.outlier()
     le = law.left_edge()
     re_ = law.right_edge()
-    payload = {"alpha": law.alpha, "m": law.m, "mu": law.mu, "status": out.status,
+    payload = {"loss": get_loss("phase_retrieval", a=a).name, "a": a, "alpha": law.alpha,
+               "m": law.m, "mu": law.mu, "status": out.status,
                "lam_out": out.lam, "overlap2": out.overlap2, "width": out.width,
                "lam_out_pv": out.lam_pv, "overlap2_pv": out.overlap2_pv,
                "outlier_reason": out.reason,
@@ -480,7 +517,8 @@ def _spectrum_handler(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(payload)
         return 0
-    print(f"alpha={law.alpha:g} m={law.m:g} mu={law.mu:.4g}: outlier {out.status} at "
+    prefix = "" if a is None else f"l_a (a={a:g}) "
+    print(f"{prefix}alpha={law.alpha:g} m={law.m:g} mu={law.mu:.4g}: outlier {out.status} at "
           f"{out.lam:.4f} (overlap^2 {out.overlap2:.3f}, width {out.width:.3g}); left edge "
           f"{le.kind} {le.lam:.4f}, right edge {re_.kind} {re_.lam:.4f}")
     if args.N is not None:
@@ -516,6 +554,7 @@ def _validate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--hessian-points", type=int, default=5,
                    help="Hessian snapshots after t = 0 (default 5; 0 for none)")
+    _a_argument(p)
     p.add_argument("--out", default="dmft-validate", help="output directory")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -528,6 +567,7 @@ def _validate_handler(args: argparse.Namespace) -> int:
     from dmft.plotting import plot_validation
     from dmft.validate import validate
 
+    _refuse_a(args, "validate", "its DMFT and finite-N sides run the plain loss")
     out = check_output("--out", args.out, folder=True)
     report = validate(args.alpha, args.N, m0=args.m0, t_max=args.t_max, eta=args.eta,
                       seeds=args.seeds, n_samples=args.n_samples, seed=args.seed,
@@ -562,11 +602,14 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="dmft-demo", help="output directory (default ./dmft-demo)")
     p.add_argument("--quick", action="store_true", help="smaller populations, shorter times")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    _a_argument(p)
 
 
 def _demo_handler(args: argparse.Namespace) -> int:
     from dmft.demo import format_summary, run_demo
 
+    _refuse_a(args, "demo", "its DMFT trajectory, growth factor and finite-N check are for "
+              "the plain loss")
     check_output("--out", args.out, folder=True)
     summary = run_demo(args.out, quick=args.quick, progress=not args.no_progress)
     print(format_summary(summary, args.out))
@@ -589,11 +632,13 @@ def _figures_arguments(p: argparse.ArgumentParser) -> None:
                    help="output directory (default ./dmft-figures)")
     p.add_argument("--quick", action="store_true",
                    help="small sizes (seconds instead of minutes) for (b), (c), (e)")
+    _a_argument(p)
 
 
 def _figures_handler(args: argparse.Namespace) -> int:
     from dmft.figures import make_figures
 
+    _refuse_a(args, "figures", "figures (a)-(e) are drawn for the plain loss")
     check_output("--out", args.out, folder=True)
     for path in make_figures(args.out, quick=args.quick):
         print(path)

@@ -24,7 +24,7 @@ Measured (section 5 of THEORY.md) - see :data:`SECTION5_NOTES`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -41,6 +41,7 @@ from dmft._outlier import (
     pv_root,
     signal_measure,
 )
+from dmft._quadrature_law import NormalisedLaw
 from dmft._spectral_laws import AtomLaw, DensityLaw, GaussianLaw
 from dmft.losses import PHASE_RETRIEVAL, Loss, get_loss
 
@@ -98,7 +99,7 @@ __all__ = [
     "spectrum_curves",
 ]
 
-LawKind = Literal["gaussian", "samples", "atoms"]
+LawKind = Literal["gaussian", "normalised", "samples", "atoms"]
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,8 @@ class PVValues:
 class WeightLaw:
     """Law of the weight pair ``(z, g)`` at one time (H2) with ``alpha``, ``mu`` and ``m``.
 
-    Build with :meth:`gaussian` (t = 0, exact quadrature), :meth:`from_samples` or
+    Build with :meth:`gaussian` (t = 0, plain loss, exact quadrature), :meth:`normalised`
+    (t = 0, normalised loss l_a, exact quadrature), :meth:`from_samples` or
     :meth:`from_solution`. ``mu`` is the Lagrange multiplier (E5) so that Riemannian
     eigenvalues are ``eig(D) - mu``; ``m`` the overlap, entering only ``overlap2 ∝ 1 - m^2``.
     """
@@ -147,6 +149,26 @@ class WeightLaw:
         n_quad = _checks.integer("n_quad", n_quad, 16)
         mu = 2.0 * alpha * (1.0 - m * m) if mu is None else _checks.finite("mu", mu)
         return cls(alpha=alpha, mu=mu, m=m, kind="gaussian", t=0.0, backend=GaussianLaw(m, n_quad))
+
+    @classmethod
+    def normalised(cls, alpha: float, a: float, m: float = 0.0, mu: float | None = None,
+                   n_nodes: int = 240, per_decade: int = 10, n_v: int = 400) -> WeightLaw:
+        """t = 0 law of phase retrieval with the normalised loss l_a (E4a), exact quadrature.
+
+        h, h* standard Gaussians with correlation m, ``y = h*^2``, ``z = (3 h^2 - y)/(a + y)``
+        (bounded below by -1: hard left edge, H4). ``mu`` defaults to ``mu(0) = alpha E[f h]``
+        (E5) with ``f = (h^2 - y) h / (a + y)``. ``n_nodes``, ``per_decade``, ``n_v``: the
+        quadrature levels of :class:`dmft._quadrature_law.NormalisedLaw` (the defaults give
+        alpha_BBP_init to ~1e-13 at a = 0.01)."""
+        alpha = _checks.positive("alpha", alpha)
+        m = _checks.in_range("m", m, -1.0, 1.0)
+        if abs(m) >= 1.0:
+            raise ValueError("m must satisfy |m| < 1 (the tangent direction e is undefined)")
+        backend = NormalisedLaw(a, m, n_nodes=_checks.integer("n_nodes", n_nodes, 16),
+                                per_decade=_checks.integer("per_decade", per_decade, 2),
+                                n_v=_checks.integer("n_v", n_v, 16))
+        mu = alpha * backend.mean_fh if mu is None else _checks.finite("mu", mu)
+        return cls(alpha=alpha, mu=mu, m=m, kind="normalised", t=0.0, backend=backend)
 
     @classmethod
     def from_samples(cls, z, g, alpha: float, mu: float, m: float = 0.0,
@@ -178,9 +200,10 @@ class WeightLaw:
         ``m = m(t_k)``, ``mu = mu(t_k)`` interpolated on ``sol.t``.
 
         At t = 0 for noiseless phase retrieval the law is known exactly (h, h* Gaussian with
-        correlation m0) and :meth:`gaussian` is returned instead of the samples: the lower
-        tail of ``z = 3 h^2 - h*^2`` is unbounded, which a sample law cannot represent
-        (measured: its BBP margin at alpha = 2.5 was 22 +- 12, 28 +- 8, 17 +- 4 for
+        correlation m0) and :meth:`gaussian` (plain loss) or :meth:`normalised` (l_a, with
+        the exact ``mu(0) = alpha E[f h]``) is returned instead of the samples: for the plain
+        loss the lower tail of ``z = 3 h^2 - h*^2`` is unbounded, which a sample law cannot
+        represent (measured: its BBP margin at alpha = 2.5 was 22 +- 12, 28 +- 8, 17 +- 4 for
         S = 2000, 8000, 32000 against the exact -1.25, i.e. a spurious outlier)."""
         t = _checks.finite("t", t)
         ts = np.asarray(sol.sample_times, float)
@@ -196,13 +219,25 @@ class WeightLaw:
         mu = float(np.interp(tk, sol.t, sol.mu))
         loss: Loss = get_loss(getattr(sol, "loss", PHASE_RETRIEVAL))
         noise = getattr(sol, "metadata", {}).get("noise", 0.0)
-        if tk == 0.0 and loss.name == PHASE_RETRIEVAL.name and noise == 0.0 and abs(m) < 1:
-            return cls.gaussian(sol.alpha, m, n_quad=256)
+        if tk == 0.0 and noise == 0.0 and abs(m) < 1:
+            if loss.name == PHASE_RETRIEVAL.name:
+                return cls.gaussian(sol.alpha, m, n_quad=256)
+            if loss.a is not None:
+                return cls.normalised(sol.alpha, loss.a, m)
         h = np.asarray(sol.h_samples[k], float)
         hs = np.asarray(sol.h_star, float)
         z = loss.fp(h, np.asarray(sol.y, float))
         g = (hs - m * h) / math.sqrt(max(1.0 - m * m, 1e-300))
         return cls.from_samples(z, g, sol.alpha, mu, m, n_bins=n_bins, t=tk)
+
+    def at_alpha(self, alpha: float) -> WeightLaw:
+        """The same t = 0 law (``gaussian`` or ``normalised``) at another alpha; ``mu``, which
+        is proportional to alpha at t = 0 (E5), is rescaled (the quadrature is reused)."""
+        if self.kind not in ("gaussian", "normalised"):
+            raise ValueError(f"at_alpha needs a t = 0 law (gaussian or normalised), got "
+                             f"{self.kind}")
+        alpha = _checks.positive("alpha", alpha)
+        return replace(self, alpha=alpha, mu=self.mu * alpha / self.alpha)
 
     # ------------------------------------------------------------------ basic maps
     @property

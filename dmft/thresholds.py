@@ -13,18 +13,34 @@ trapezoid rule in the polar angle (:mod:`dmft._spectral_laws`). The error estima
 change under doubling of the number of angular nodes. The root appears as a pair (a
 tangency of S_PV), not by leaving an edge; it is checked to lie before the PV turning point
 ``x_PV'(s) = 0`` of the branch (H4).
+
+Normalised loss l_a (E4a, ``a`` finite): z = (3 h^2 - y)/(a + y) > -1 is bounded below, the
+left branch is ``-1 < s < 0`` and the threshold is the smallest alpha with a root of S_PV on
+the branch before its H4 turning point (:func:`dmft._quadrature_law.alpha_bbp_init_bounded`):
+kind ``"edge"`` (the outlier leaves the hard edge, overlap^2 -> 0; measured for a <= 1) or
+``"support"`` (the root enters at ``s = 1/z_min = -1``; a >= 3.16). The error is the change
+between two quadrature levels of the exact law (:class:`dmft._quadrature_law.NormalisedLaw`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from scipy.optimize import brentq
 
 from dmft import _checks
+from dmft._quadrature_law import NormalisedLaw, alpha_bbp_init_bounded
+from dmft.losses import PHASE_RETRIEVAL, get_loss
 from dmft.spectrum import Outlier, WeightLaw
+
+BBPKind = Literal["pair", "edge", "support"]
+
+# quadrature levels (n_nodes, per_decade, n_v) of the l_a law; the last is the result, the
+# change from the one before the error (measured at a = 0.01: ~1e-13)
+LA_LEVELS: tuple[tuple[int, int, int], ...] = ((160, 6, 250), (240, 10, 400))
 
 
 @dataclass(frozen=True)
@@ -32,8 +48,12 @@ class BBPInit:
     """Result of :func:`alpha_bbp_init`.
 
     ``alpha``: threshold; ``error``: |difference| between the two finest quadratures;
-    ``s``: the s of the tangency; ``table``: rows ``(n_quad, alpha, s)``;
-    ``before_turn``: whether the tangency lies before the PV turning point (H4).
+    ``s``: the s of the outlier at threshold; ``lam``: its Riemannian eigenvalue; ``table``:
+    rows ``(n_quad, alpha, s)`` (l_a: ``n_nodes`` of the level); ``before_turn``: whether
+    ``s`` lies on the branch, before (or, kind ``"edge"``, at) the PV turning point (H4);
+    ``kind``: how the outlier appears: ``"pair"`` (tangency of S_PV, the plain loss),
+    ``"edge"`` (it leaves the hard left edge) or ``"support"`` (it enters at ``s = 1/z_min``);
+    ``a``: the normalisation of l_a (None: plain loss); ``loss``: the loss name.
     """
 
     alpha: float
@@ -42,6 +62,9 @@ class BBPInit:
     lam: float
     table: list[tuple[int, float, float]]
     before_turn: bool
+    kind: BBPKind = "pair"
+    a: float | None = None
+    loss: str = PHASE_RETRIEVAL.name
 
 
 def _R(law: WeightLaw, s: float) -> tuple[float, float]:
@@ -73,15 +96,47 @@ def _tangency(n_quad: int, m: float) -> tuple[float, float]:
     return best
 
 
-def alpha_bbp_init(m: float = 0.0, n_quads: tuple[int, ...] = (64, 128, 256, 512)) -> BBPInit:
+def _loss_a(a: float | None) -> float | None:
+    """``a`` checked (ValueError for a <= 0 or NaN); None for the plain loss (a None or inf)."""
+    return None if a is None else get_loss(PHASE_RETRIEVAL.name, a=a).a
+
+
+def _alpha_bbp_init_normalised(m: float, a: float) -> BBPInit:
+    """T1 for l_a: :func:`alpha_bbp_init_bounded` at the levels :data:`LA_LEVELS`."""
+    table, res, backend = [], None, None
+    for n_nodes, per_decade, n_v in LA_LEVELS:
+        backend = NormalisedLaw(a, m, n_nodes=n_nodes, per_decade=per_decade, n_v=n_v)
+        res = alpha_bbp_init_bounded(backend)
+        table.append((n_nodes, res.alpha, res.s))
+    law = WeightLaw(alpha=res.alpha, mu=res.alpha * backend.mean_fh, m=m, kind="normalised",
+                    t=0.0, backend=backend)
+    pv = law.pv(np.array([res.s]))
+    return BBPInit(alpha=res.alpha, error=abs(table[-1][1] - table[-2][1]), s=res.s,
+                   lam=float(pv.x[0]) - law.mu, table=table,
+                   before_turn=bool(res.kind == "edge" or pv.dx[0] < 0), kind=res.kind, a=a,
+                   loss=get_loss(PHASE_RETRIEVAL.name, a=a).name)
+
+
+def alpha_bbp_init(m: float = 0.0, n_quads: tuple[int, ...] = (64, 128, 256, 512),
+                   a: float | None = None) -> BBPInit:
     """T1: smallest alpha with a real root of the outlier condition (H6) at t = 0.
 
     Parameters
     ----------
     m : overlap of the start (T1 is m = 0).
-    n_quads : angular quadrature sizes, increasing; the last two give the error estimate.
+    n_quads : angular quadrature sizes of the plain loss, increasing; the last two give the
+        error estimate (unused for l_a, whose levels are :data:`LA_LEVELS`).
+    a : normalisation of the loss l_a (E4a); None or inf: the plain loss (E4).
+
+    Returns
+    -------
+    BBPInit
+        With ``kind`` ``"pair"`` for the plain loss, ``"edge"`` or ``"support"`` for l_a.
     """
     m = _checks.in_range("m", m, -0.999, 0.999)
+    a = _loss_a(a)
+    if a is not None:
+        return _alpha_bbp_init_normalised(m, a)
     table = []
     for nq in n_quads:
         a, s = _tangency(int(nq), m)
@@ -94,8 +149,13 @@ def alpha_bbp_init(m: float = 0.0, n_quads: tuple[int, ...] = (64, 128, 256, 512
                    before_turn=bool(pv.dx[0] < 0))
 
 
-def outlier_at(alpha: float, m: float = 0.0, n_quad: int = 256) -> Outlier:
-    """Outlier (H6, H7) at t = 0 as a function of alpha (Riemannian eigenvalue)."""
+def outlier_at(alpha: float, m: float = 0.0, n_quad: int = 256,
+               a: float | None = None) -> Outlier:
+    """Outlier (H6, H7) at t = 0 as a function of alpha (Riemannian eigenvalue); ``a``: the
+    normalisation of l_a (E4a, exact quadrature law), None or inf for the plain loss."""
+    a = _loss_a(a)
+    if a is not None:
+        return WeightLaw.normalised(alpha, a, m).outlier()
     return WeightLaw.gaussian(alpha, m, n_quad=n_quad).outlier()
 
 
@@ -171,11 +231,40 @@ def alpha_c(N: int, m: float = 0.0, n_quad: int = 256) -> float:
     return brentq(f, lo, hi, xtol=1e-6)
 
 
+def _summary_normalised(m: float, a: float, separate_peak: bool) -> dict:
+    """T1 for l_a as a JSON-ready dictionary (see :func:`thresholds_summary`)."""
+    if separate_peak:
+        raise ValueError("the separate-peak criterion (--peak) is computed for the plain loss "
+                         "only; omit it with --a (l_a has a hard edge and an isolated outlier)")
+    b = alpha_bbp_init(m, a=a)
+    return {
+        "loss": b.loss, "a": b.a, "m": m,
+        "alpha_bbp_init": b.alpha,
+        "alpha_bbp_init_error": b.error,
+        "alpha_bbp_init_kind": b.kind,
+        "alpha_bbp_init_table": [list(r) for r in b.table],
+        "s_threshold": b.s,
+        "lam_threshold": b.lam,
+        "alpha_overlap_below_one": None,
+        "alpha_c": None,
+        "note": "l_a (E4a): z > -1, hard left edge (H4); the outlier is the lowest eigenvalue "
+                "as soon as it exists, so alpha_c(N) (H8) and the 1/S' < 1 criterion of the "
+                "plain loss's pair threshold do not apply (null)",
+    }
+
+
 def thresholds_summary(m: float = 0.0, Ns: tuple[int, ...] = (500, 1000, 2000, 4000),
-                       separate_peak: bool = True) -> dict:
-    """All T1 criteria at t = 0 as a JSON-ready dictionary."""
+                       separate_peak: bool = True, a: float | None = None) -> dict:
+    """All T1 criteria at t = 0 as a JSON-ready dictionary; ``a``: normalisation of l_a
+    (E4a; None or inf: the plain loss). For l_a only alpha_BBP_init (error, kind) is given."""
+    m = _checks.in_range("m", m, -0.999, 0.999)
+    a = _loss_a(a)
+    if a is not None:
+        return _summary_normalised(m, a, separate_peak)
     b = alpha_bbp_init(m)
     out = {
+        "loss": b.loss, "a": None, "m": m,
+        "alpha_bbp_init_kind": b.kind,
         "alpha_bbp_init": b.alpha,
         "alpha_bbp_init_error": b.error,
         "alpha_bbp_init_table": [list(r) for r in b.table],

@@ -338,10 +338,11 @@ def test_closed_pipe_is_quiet():
 
 
 def test_no_abbreviations(capsys):
-    """`--a 0.01 --alpha 6` used to be read as --alpha 0.01 then --alpha 6."""
-    assert _run_parser(["spectrum", "--a", "0.01", "--alpha", "6", "--t", "0"]) == 2
+    """A prefix of an option is not that option (`--a 0.01 --alpha 6` was once read as
+    --alpha 0.01 then --alpha 6, before --a existed)."""
+    assert _run_parser(["spectrum", "--alph", "0.01", "--alpha", "6", "--t", "0"]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "unrecognized arguments: --a" in err
+    assert len(err.splitlines()) == 1 and "unrecognized arguments: --alph" in err
 
 
 @pytest.mark.parametrize("argv, new", [

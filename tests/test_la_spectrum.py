@@ -123,7 +123,7 @@ def mean_se(v):
 def test_dense_outlier_edge_overlap_alpha6(law001):
     """alpha = 6 (outlier isolated): lowest D-eigenvalue = outlier, second = edge."""
     N, n_sets, alpha = 400, 4, 6.0
-    law = weight_law(law001, alpha)
+    law = WeightLaw.normalised(alpha, A_PAPER)  # the public constructor (exact quadrature)
     out, edge = law.outlier(), law.left_edge()
     assert out.status == "exists" and edge.kind == "hard"
     x_out, x_edge = out.lam + law.mu, edge.lam + law.mu
@@ -215,3 +215,19 @@ def test_routes_agree_and_match_sampling_at_nonzero_overlap(m):
     assert abs(law.mean_g2 - 1) < 1e-10
     for x in (-0.5, 1.0, 10.0):
         assert abs(float(law.cdf(np.array(x))) - np.mean(z < x)) < 5 * math.sqrt(0.25 / n)
+
+
+def test_from_solution_at_t0_uses_the_exact_normalised_law():
+    """WeightLaw.from_solution at t = 0 for an l_a solution: the exact quadrature law (not a
+    sample law), whose outlier agrees with WeightLaw.normalised; a sample law of the same
+    start would carry Monte Carlo error."""
+    from types import SimpleNamespace
+
+    sol = SimpleNamespace(alpha=6.0, sample_times=np.array([0.0, 1.0]), t=np.array([0.0, 1.0]),
+                          m=np.array([0.0, 0.0]), mu=np.array([200.0, 100.0]),
+                          loss=normalised_loss(A_PAPER).name, metadata={"noise": 0.0})
+    law = WeightLaw.from_solution(sol, 0.0)
+    ref = WeightLaw.normalised(6.0, A_PAPER)
+    assert law.kind == "normalised" and law.bounded_below and law.z_min == -1.0
+    assert law.mu == pytest.approx(ref.mu, rel=1e-12)
+    assert law.outlier().lam == pytest.approx(ref.outlier().lam, rel=1e-12)

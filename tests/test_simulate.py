@@ -516,3 +516,34 @@ def test_final_time_is_the_ceiling_rule_of_the_solver(t_max, t_end):
     sol = solve(3.0, 0.3, t_max, dt=0.01, n_samples=64)
     assert r.t[-1] == pytest.approx(t_end, abs=1e-15) and sol.t[-1] == pytest.approx(t_end)
     assert r.t.size == sol.t.size and r.metadata["t_end"] == r.t[-1]
+
+
+# ------------------------------------------------------------------ eta=None (issue 11 item 3)
+def test_chosen_eta_from_lambda_max_against_dense_hessian():
+    """eta=None with l_a (a = 0.01): eta = 0.5/lambda_max at the start of dataset 0, with
+    lambda_max (Lanczos lower bound) against the top of the dense Riemannian Hessian (H1) of
+    the same problem (SeedSequence(seed).spawn(seeds)[0]) to the Lanczos tolerance 1e-3; the
+    run with that step decreases the energy, one 20 times larger is reported FAILED."""
+    lo = get_loss("phase_retrieval", a=0.01)
+    kw = dict(alpha=4.0, N=120, t_max=0.2, seeds=2, seed=5, loss=lo)
+    r = simulate(**kw)
+    meta = r.metadata
+    assert meta["eta_chosen_from"] == "lambda_max" and r.status == 0
+    prob = make_problem(4.0, 120, None, np.random.SeedSequence(5).spawn(2)[0], 1, lo)
+    top = np.linalg.eigvalsh(riemannian_hessian_dense(prob.X, prob.y, prob.W0[0], lo))[-1]
+    assert meta["lambda_max_start"] <= top * (1 + 1e-12)
+    assert meta["eta"] * top == pytest.approx(0.5, rel=2e-3)
+    assert np.all(r.e[:, -1] < r.e[:, 0])
+    with pytest.warns(RuntimeWarning, match="unstable step|non-finite"):
+        bad = simulate(**kw, eta=20 * meta["eta"], check_eta=False)
+    assert bad.status == SimulationStatus.FAILED and bad.metadata["eta_chosen_from"] == "given"
+
+
+def test_chosen_eta_plain_loss_small_alpha_is_the_default():
+    """Plain loss, alpha = 1.5: 0.5/lambda_max > 0.01 (lambda_max = O(10 alpha)), so the cap
+    0.01 is chosen; the dense Hessian confirms 0.5/lambda_max exceeds it."""
+    r = simulate(1.5, 100, t_max=0.05, seeds=1, seed=2)
+    assert r.metadata["eta_chosen_from"] == "default" and r.metadata["eta"] == 0.01
+    prob = make_problem(1.5, 100, None, np.random.SeedSequence(2).spawn(1)[0], 1)
+    top = np.linalg.eigvalsh(riemannian_hessian_dense(prob.X, prob.y, prob.W0[0]))[-1]
+    assert 0.5 / top > 0.01

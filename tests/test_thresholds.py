@@ -67,3 +67,28 @@ def test_h8_picture_at_alpha_c_vs_dense_hessians():
 def test_bad_alpha():
     with pytest.raises(ValueError):
         WeightLaw.gaussian(0.0)
+
+
+# ------------------------------------------------------------------ normalised loss l_a (E4a)
+@pytest.mark.parametrize("a, kind", [(0.01, "edge"), (10.0, "support")])
+def test_alpha_bbp_init_normalised_against_outlier_scan(a, kind):
+    """T1 for l_a: the constrained minimum of -1/(s R(s)) (alpha_bbp_init_bounded, two
+    quadrature levels) against the independent scan of S_PV on the branch in
+    WeightLaw.outlier, on both sides of the threshold (+-0.1%)."""
+    from dmft.thresholds import outlier_at
+
+    b = alpha_bbp_init(a=a)
+    assert b.kind == kind and b.a == a and b.loss == f"normalised_phase_retrieval(a={a!r})"
+    assert b.error < 1e-9 * b.alpha and b.before_turn
+    assert outlier_at(b.alpha * 0.999, a=a).status == "absent"
+    above = outlier_at(b.alpha * 1.001, a=a)
+    assert above.status == "exists"
+    if kind == "edge":  # leaving the edge: the overlap^2 starts from 0 (standard BBP)
+        assert 0 < above.overlap2 < 0.1
+
+
+def test_alpha_bbp_init_a_inf_is_the_plain_loss_and_bad_a_is_refused():
+    assert alpha_bbp_init(n_quads=(64, 128), a=np.inf).kind == "pair"
+    for bad in (0.0, -1.0, np.nan):
+        with pytest.raises(ValueError, match="a"):
+            alpha_bbp_init(a=bad)
