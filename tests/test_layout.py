@@ -28,7 +28,7 @@ LAYERS: dict[str, int] = {
     # validation: the only modules besides the top that run finite-N experiments
     "validate": 3, "success": 3, "finite_n": 3,
     # top
-    "plotting": 4, "figures": 4, "demo": 4, "cli": 4,
+    "plotting": 4, "figures": 4, "demo": 4, "cli": 4, "_cli_support": 4, "_cli_spectrum": 4,
 }
 GROUPS = {"solver": "dmft", "_kernels": "dmft",
           "simulate": "gd", "hessian": "gd", "problem": "gd", "simulation_result": "gd",

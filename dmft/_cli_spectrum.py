@@ -1,0 +1,177 @@
+"""``dmft thresholds`` and ``dmft spectrum``: the random-matrix side of the command line
+(THEORY H1-H8, T1), registered in :mod:`dmft.cli`."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from dmft._cli_support import (
+    Command,
+    a_argument,
+    call_reporting_warnings,
+    check_output,
+    emit_json,
+    loss_a,
+    save_plot,
+)
+
+COMMANDS: list[Command] = []
+
+# --- thresholds / spectrum -----------------------------------------------------------------
+
+
+def _thresholds_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--m", type=float, default=0.0, help="overlap of the start (T1: 0)")
+    a_argument(p)
+    p.add_argument("--peak", action="store_true",
+                   help="also locate where nu_e first shows a separate peak (slow, minutes)")
+    p.add_argument("--json", action="store_true", help="print a JSON document on stdout")
+
+
+def _thresholds_handler(args: argparse.Namespace) -> int:
+    from dmft.thresholds import thresholds_summary
+
+    a = loss_a(args)
+    out = thresholds_summary(m=args.m, separate_peak=args.peak, a=a)
+    if args.json:
+        emit_json(out)
+    elif a is not None:
+        print(f"{out['loss']}: alpha_BBP_init = {out['alpha_bbp_init']:.8f} "
+              f"(+- {out['alpha_bbp_init_error']:.1e}; outlier leaves the "
+              f"{'hard edge' if out['alpha_bbp_init_kind'] == 'edge' else 'end of the support'}"
+              f", kind {out['alpha_bbp_init_kind']}) at lam = {out['lam_threshold']:.4f}")
+    else:
+        ac = ", ".join(f"N={k}: {v:.3f}" for k, v in out["alpha_c"].items())
+        print(f"alpha_BBP_init = {out['alpha_bbp_init']:.8f} "
+              f"(+- {out['alpha_bbp_init_error']:.1e}); 1/S' < 1 above "
+              f"{out['alpha_overlap_below_one']:.4f}; alpha_c(N): {ac}")
+    return 0
+
+
+COMMANDS.append(
+    ("thresholds", "thresholds at the random start (T1): alpha_BBP_init with its error, "
+     "1/S' < 1, alpha_c(N)", _thresholds_arguments, _thresholds_handler)
+)
+
+
+def _spectrum_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--alpha", type=float, default=None,
+                   help="sample ratio M/N (t = 0 quadrature; required without --solution)")
+    p.add_argument("--solution", default=None,
+                   help="saved DMFT Solution (.npz from `dmft solve --out`); use with --times")
+    p.add_argument("--times", type=float, nargs="+", default=None,
+                   help="times along the solution (must be among its sample times)")
+    p.add_argument("--t", type=float, default=None,
+                   help="time (only t = 0 without --solution; default 0)")
+    p.add_argument("--m", type=float, default=None, help="overlap at t = 0 (default 0)")
+    p.add_argument("--N", type=int, default=None,
+                   help="finite-N picture of the low end (H8; at t = 0 only)")
+    a_argument(p)
+    p.add_argument("--plot", default=None,
+                   help="write an image: density and nu_e at t = 0, or with --solution the "
+                   "outlier and left edge along the times")
+    p.add_argument("--json", action="store_true", help="print a JSON document on stdout")
+
+
+def _spectrum_along_handler(args: argparse.Namespace) -> int:
+    from dmft.solver import Solution
+    from dmft.spectrum import spectrum_along
+
+    refused = {"--alpha": args.alpha is not None and "alpha is the solution's own",
+               "--t": args.t is not None and "use --times along a solution",
+               "--m": args.m is not None and "m(t) is the solution's own",
+               "--a": args.a is not None and "the loss is the solution's own",
+               "--N": args.N is not None and "the finite-N picture (H8) is available at t = 0 "
+                                             "only (--alpha without --solution)"}
+    for option, why in refused.items():
+        if why:
+            raise ValueError(f"{option} cannot be used with --solution: {why}")
+    if args.plot:
+        check_output("--plot", args.plot)
+    sol = call_reporting_warnings("spectrum", Solution.load, args.solution)
+    times = args.times if args.times is not None else sol.sample_times
+    for t in times:
+        sol.samples_at(t)  # clear error when t is not a kept sample time
+    tr = spectrum_along(sol, times)
+    payload = {"t": tr.t, "mu": tr.mu, "m": tr.m, "lam_out": tr.lam_out,
+               "overlap2": tr.overlap2, "width": tr.width, "status": tr.status,
+               "left_edge": tr.left_edge, "left_edge_kind": tr.left_kind,
+               "right_edge": tr.right_edge, "z_min": tr.z_min, "t_bbp": tr.t_bbp()}
+    if args.plot:
+        payload["plot"] = save_plot(args.plot, "plot_outlier_along", tr, sol.alpha,
+                                     tr.t_bbp())
+    if args.json:
+        emit_json(payload)
+    else:
+        for k in range(tr.t.size):
+            print(f"t={tr.t[k]:g} m={tr.m[k]:.4f} mu={tr.mu[k]:.4g}: outlier {tr.status[k]} "
+                  f"{tr.lam_out[k]:.4g}, left edge ({tr.left_kind[k]}) {tr.left_edge[k]:.4g}")
+        print(f"t_BBP = {tr.t_bbp():g}" + (f"; plot in {args.plot}" if args.plot else ""))
+    return 0
+
+
+def _spectrum_handler(args: argparse.Namespace) -> int:
+    from dmft.losses import get_loss
+    from dmft.spectrum import WeightLaw, spectrum_curves
+
+    if args.solution is not None:
+        return _spectrum_along_handler(args)
+    if args.alpha is None:
+        raise ValueError("give --alpha (t = 0) or --solution FILE [--times ...]")
+    if args.t not in (None, 0.0):
+        raise ValueError("only --t 0 is available without a saved solution")
+    if args.times is not None:
+        raise ValueError("--times needs --solution (times along a saved DMFT solution)")
+    a = loss_a(args)
+    if a is not None and args.N is not None:
+        raise ValueError("--N cannot be used with --a: the finite-N picture (H8) is for the "
+                         "plain loss's unbounded tail; l_a has a hard left edge")
+    if args.plot:
+        check_output("--plot", args.plot)
+    m = 0.0 if args.m is None else args.m
+    law = WeightLaw.gaussian(args.alpha, m) if a is None else WeightLaw.normalised(args.alpha, a, m)
+    out = law.outlier()
+    le = law.left_edge()
+    re_ = law.right_edge()
+    payload = {"loss": get_loss("phase_retrieval", a=a).name, "a": a, "alpha": law.alpha,
+               "m": law.m, "mu": law.mu, "status": out.status,
+               "lam_out": out.lam, "overlap2": out.overlap2, "width": out.width,
+               "lam_out_pv": out.lam_pv, "overlap2_pv": out.overlap2_pv,
+               "outlier_reason": out.reason,
+               "left_edge": le.lam if le.kind in ("hard", "support") else None,
+               "left_edge_kind": le.kind, "left_edge_pv": le.lam,
+               "right_edge": re_.lam if re_.kind in ("hard", "support") else None,
+               "right_edge_kind": re_.kind}
+    if args.N is not None:
+        fn = law.finite_n(args.N)
+        payload.update({"N": args.N, "lam_low_expected": fn.lam_low,
+                        "p_outlier_lowest": fn.p_outlier_lowest,
+                        "overlap2_lowest_expected": fn.overlap2_lowest})
+    if args.plot:
+        payload["plot"] = save_plot(args.plot, "plot_spectrum", spectrum_curves(law))
+    if args.json:
+        emit_json(payload)
+        return 0
+    prefix = "" if a is None else f"l_a (a={a:g}) "
+    print(f"{prefix}alpha={law.alpha:g} m={law.m:g} mu={law.mu:.4g}: outlier {out.status} at "
+          f"{out.lam:.4f} (overlap^2 {out.overlap2:.3f}, width {out.width:.3g}); left edge "
+          f"{le.kind} {le.lam:.4f}, right edge {re_.kind} {re_.lam:.4f}")
+    if args.N is not None:
+        print(f"N={args.N} (H8): expected lowest eigenvalues "
+              f"{np.array2string(np.asarray(payload['lam_low_expected']), precision=4)}, "
+              f"P(lowest is the outlier) = {payload['p_outlier_lowest']:.3f}, expected "
+              f"overlap^2 of the lowest = {payload['overlap2_lowest_expected']:.3f}")
+    if args.plot:
+        print(f"plot in {args.plot}")
+    return 0
+
+
+COMMANDS.append(
+    ("spectrum", "Hessian spectrum (H3-H8) at t = 0, or along a saved DMFT solution: outlier, "
+     "overlap, width, edges, t_BBP",
+     _spectrum_arguments, _spectrum_handler)
+)
+
+
