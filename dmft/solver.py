@@ -257,20 +257,34 @@ def _response_subset(y: np.ndarray, n_response: int, rng: np.random.Generator):
     return idx, weights
 
 
+_GS_TILE = 512  # paths per tile of the fused Gram-Schmidt pass (a tile of Q stays in cache)
+
+
 def _qr_append(Q: np.ndarray, Rq: np.ndarray, n: int, v: np.ndarray) -> None:
-    """Append column ``v`` to the QR factorisation ``[v_0 .. v_{n-1}] = Q[:n].T Rq[:n, :n]``."""
+    """Append column ``v`` to the QR factorisation ``[v_0 .. v_{n-1}] = Q[:n].T Rq[:n, :n]``.
+
+    Classical Gram-Schmidt twice (as stable as modified Gram-Schmidt), in three passes over
+    ``Q[:n]`` instead of four: ``c = Q v``; then, tile by tile of paths, ``v -= Q^T c`` and
+    the second projection ``c2 = Q v`` of the tile just updated, while that tile of ``Q``
+    is in cache; then ``v -= Q^T c2``. ``v`` is overwritten. A pivot below ``1e-12`` of the
+    column norm gets a zero basis vector (module docstring).
+    """
     coeffs = np.zeros(n)
     if n:
-        for _ in range(2):  # classical Gram-Schmidt twice is as stable as modified GS
-            c = Q[:n] @ v
-            v = v - c @ Q[:n]
-            coeffs += c
+        Qn = Q[:n]
+        c = Qn @ v
+        for i0 in range(0, v.size, _GS_TILE):
+            v_tile, Q_tile = v[i0:i0 + _GS_TILE], Qn[:, i0:i0 + _GS_TILE]
+            v_tile -= c @ Q_tile
+            coeffs += Q_tile @ v_tile
+        v -= coeffs @ Qn
+        coeffs += c
     norm = float(np.sqrt(v @ v))
     scale = float(np.sqrt(coeffs @ coeffs + norm * norm))
     Rq[:n, n] = coeffs
     if norm > 1e-12 * scale:
         Rq[n, n] = norm
-        Q[n] = v / norm
+        np.divide(v, norm, out=Q[n])
     else:
         Rq[n, n] = 0.0
         Q[n] = 0.0
@@ -510,8 +524,8 @@ class _March:
         f, fp = loss.f(h, y), loss.fp(h, y)
         if not (np.all(np.isfinite(f)) and np.all(np.isfinite(fp))):
             return f"non-finite forces at t={n * dt:.4g} (step {n}); reduce dt"
-        self.mu[n] = alpha * np.mean(f * h)
-        drift = alpha * np.mean(f * hs)
+        self.mu[n] = alpha * (f @ h) / self.S
+        drift = alpha * (f @ hs) / self.S
         self.loc[n] = alpha * np.mean(fp)
         self.e[n] = np.mean(loss.l(h, y))
         # M_C row (D3) through the incremental QR of the force history
@@ -535,11 +549,7 @@ class _March:
             return ""
         # advance: projected gradient step and renormalisation, w <- (w - dt g) / |.|
         nrm = np.sqrt(norm2)
-        self.Z[n] = _stratified_normal(self.S // 2, self.rng)
-        eta = np.repeat(self.Rq[: n + 1, n] @ self.Z[: n + 1], 2)
-        memory = dt * (K @ self.H[:n]) if n else 0.0
-        grad = self.loc[n] * h + memory + f + self.rho[n] * hs - eta
-        self.H[n + 1] = (h - dt * grad) / nrm
+        self._advance_h(n, f, K, nrm)
         self._advance_R(n, K, nrm)
         self.C[n + 1, : n + 1] = (self.C[n, : n + 1] - dt * g_w) / nrm
         self.C[: n + 1, n + 1] = self.C[n + 1, : n + 1]
@@ -549,6 +559,26 @@ class _March:
         self.P[n + 1, n + 1] = (self.P[n, n] - 2.0 * dt * p_w[n] + dt * dt * P_g) / norm2
         self.m[n + 1] = self._next_m(n, drift, nrm)
         return ""
+
+    def _advance_h(self, n: int, f: np.ndarray, K: np.ndarray, nrm: float) -> None:
+        """h(t_{n+1}) of all paths, in place in ``H[n+1]`` (no temporaries of size S):
+        ``(h - dt [M_R^loc h + dt sum_l M_R(n, l) h_l + f + rho h* - eta]) / nrm`` with the
+        noise ``eta = sum_k Rq[k, n] z_k`` shared by the two paths of an antithetic pair."""
+        dt, h, out = self.dt, self.H[n], self.H[n + 1]
+        self.Z[n] = _stratified_normal(self.S // 2, self.rng)
+        eta = self.Rq[: n + 1, n] @ self.Z[: n + 1]
+        if n:
+            np.matmul(K, self.H[:n], out=out)  # the memory term, one pass over the history
+            out *= dt
+        else:
+            out[:] = 0.0
+        out += self.loc[n] * h
+        out += f
+        out += self.rho[n] * self.h_star
+        out.reshape(-1, 2)[...] -= eta[:, None]
+        out *= -dt
+        out += h
+        out /= nrm
 
     def _next_m(self, n: int, drift: float, nrm: float) -> float:
         """m(t_{n+1}) (D5): ``(m_n - dt drift) / nrm``, or near the signal, where that
@@ -575,8 +605,7 @@ class _March:
         ``1 - m^2`` when m -> 1.
         """
         dt, C, R = self.dt, self.C, self.R
-        Rs = R[: n + 1, : n + 1] - np.eye(n + 1)  # strictly causal part
-        xi_w = dt * (Rs @ Mrow)
+        xi_w = dt * (R[: n + 1, : n + 1] @ Mrow - Mrow)  # strictly causal part of R
         c = np.empty(n + 1)
         c[:n] = dt * K
         c[n] = self.loc[n]
@@ -615,7 +644,7 @@ class _March:
         dt, R = self.dt, self.R
         row = (1.0 - dt * self.loc[n]) * R[n, :n]
         if n:
-            row -= dt * dt * (K @ (R[:n, :n] - np.eye(n)))
+            row -= dt * dt * (K @ R[:n, :n] - K)  # strictly causal part of R
         R[n + 1, :n] = row / nrm
         R[n + 1, n] = 1.0 / nrm
         R[n + 1, n + 1] = 1.0
