@@ -93,6 +93,7 @@ SolveStatus = Literal[0, -1, "interrupted"]
 
 _ARRAYS = ("t", "C", "R", "m", "mu", "mu_constraint", "e", "M_C", "M_R", "M_R_local", "rho",
            "m_sem", "e_sem", "mu_sem", "sample_times", "h_samples", "h_star", "y")
+_GROUP_ARRAYS = ("m_groups", "e_groups", "mu_groups")  # absent from older files: optional
 
 
 @dataclass
@@ -119,7 +120,10 @@ class Solution:
     M_R_local : (T,) array
         Local part ``alpha E[f'(h(t))]`` (the coefficient of ``delta(t - s)`` in D3).
     m_sem, e_sem, mu_sem : (T,) arrays
-        Monte Carlo standard errors from independent sub-populations (module docstring).
+        Monte Carlo standard errors from independent sub-populations (module docstring):
+        the standard error of the mean of the ``n_groups`` group curves, ``std(ddof=1) /
+        sqrt(n_groups)`` (``n_groups - 1`` degrees of freedom; for this linear statistic the
+        jackknife over groups gives the same number).
     sample_times : (n,) array
         Times at which effective-process samples were kept.
     h_samples : (n, S) array
@@ -143,6 +147,9 @@ class Solution:
         Passes over the trajectory (1 for the forward march).
     metadata : dict
         Everything needed to reproduce the run (seed, samples, version, ...).
+    m_groups, e_groups, mu_groups : (n_groups, T) arrays or None
+        The curves of the independent sub-populations (their mean is ``m``, ``e``, ``mu``);
+        None when loaded from a file written before they were kept.
     """
 
     t: np.ndarray
@@ -172,6 +179,9 @@ class Solution:
     message: str
     nit: int = 1
     metadata: dict = field(default_factory=dict)
+    m_groups: np.ndarray | None = None
+    e_groups: np.ndarray | None = None
+    mu_groups: np.ndarray | None = None
 
     @property
     def success(self) -> bool:
@@ -192,6 +202,8 @@ class Solution:
     def save(self, path: str | Path) -> Path:
         """Write the solution to one self-describing ``.npz`` file (kind ``"solution"``)."""
         arrays = {name: getattr(self, name) for name in _ARRAYS}
+        arrays.update({name: getattr(self, name) for name in _GROUP_ARRAYS
+                       if getattr(self, name) is not None})
         meta = {
             **self.metadata,
             "alpha": self.alpha,
@@ -216,7 +228,7 @@ class Solution:
         keys = ("alpha", "m0", "dt", "c_diag_error", "status", "message", "nit")
         arrays, meta = load_npz(path, kind="solution", arrays_needed=_ARRAYS,
                                 meta_needed=(*keys, "loss"))
-        arrays = {k: arrays[k] for k in _ARRAYS}
+        arrays = {k: arrays[k] for k in (*_ARRAYS, *_GROUP_ARRAYS) if k in arrays}
         scalars = {k: meta[k] for k in keys}
         try:
             loss = get_loss(meta["loss"])
@@ -319,7 +331,7 @@ def solve(
     noise: float = 0.0,
     n_response: int | None = 2000,
     sample_times=None,
-    n_groups: int = 4,
+    n_groups: int = 8,
     c_diag_tol: float = 0.25,
     progress: bool = False,
 ) -> Solution:
@@ -354,7 +366,9 @@ def solve(
     n_groups : int
         Independent sub-populations of ``S / n_groups`` paths, each a complete DMFT with its
         own kernels; the returned curves are their mean and ``*_sem`` their standard error
-        (so kernel noise fed back through the dynamics is included).
+        (so kernel noise fed back through the dynamics is included), with ``n_groups - 1``
+        degrees of freedom. The march costs about the same for any ``n_groups`` (the
+        groups share the S paths); the ``T x T`` kernels are held per group.
     c_diag_tol : float
         Stop when ``|C(t,t) - 1|`` exceeds this (> 0).
     progress : bool
@@ -437,14 +451,14 @@ def _combine(marches, status, failure, sample_idx, t, alpha, dt, loss, meta) -> 
     n = min(mc.n_done for mc in marches)
     G = len(marches)
 
-    def stack(name):
-        return np.array([getattr(mc, name)[:n] for mc in marches])
+    groups = {name: np.array([getattr(mc, name)[:n] for mc in marches])
+              for name in ("m", "e", "mu", "mu_constraint", "loc", "rho")}
 
     def mean(name):
-        return stack(name).mean(axis=0)
+        return groups[name].mean(axis=0)
 
     def sem(name):
-        return stack(name).std(axis=0, ddof=1) / np.sqrt(G)
+        return groups[name].std(axis=0, ddof=1) / np.sqrt(G)
 
     keep = sample_idx[sample_idx < n]
     C = np.array([mc.C[:n, :n] for mc in marches]).mean(axis=0)
@@ -463,7 +477,7 @@ def _combine(marches, status, failure, sample_idx, t, alpha, dt, loss, meta) -> 
         c_diag_error=float(np.max(np.abs(np.diag(C) - 1.0))),
         status=status,
         message=failure or f"reached t_max={t[-1]:g} in {n - 1} steps",
-        metadata=meta,
+        metadata=meta, m_groups=groups["m"], e_groups=groups["e"], mu_groups=groups["mu"],
     )
 
 

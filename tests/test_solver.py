@@ -50,6 +50,22 @@ def test_solution_structure(short_solution):
         s.samples_at(0.06)
 
 
+def test_standard_errors_are_those_of_the_group_means():
+    """m, e, mu are the means of the independent group curves and *_sem the standard error
+    of that mean, sqrt(sum_g (x_g - x)^2 / (G (G - 1))), written out here directly."""
+    s = solve(4.0, 0.2, 0.3, dt=0.02, n_samples=3000, seed=11, n_groups=9)
+    for name in ("m", "e", "mu"):
+        groups = getattr(s, f"{name}_groups")
+        G = groups.shape[0]
+        assert groups.shape == (9, s.t.size) and s.metadata["n_groups"] == G
+        np.testing.assert_allclose(getattr(s, name), groups.sum(axis=0) / G, rtol=1e-13)
+        dev = groups - groups.sum(axis=0) / G
+        direct = np.sqrt((dev**2).sum(axis=0) / (G * (G - 1)))
+        np.testing.assert_allclose(getattr(s, f"{name}_sem"), direct, rtol=1e-10)
+        assert np.all(direct[1:] > 0)  # the groups are different populations
+    assert solve(4.0, 0.2, 0.1, dt=0.02, n_samples=400, seed=1).m_groups.shape[0] >= 8
+
+
 def test_m0_zero_stays_at_zero():
     """E1-E5: y depends on h*^2, so m0 = 0 gives m(t) = 0 for all t."""
     s = solve(6.0, 0.0, 1.0, dt=0.02, n_samples=4000, seed=1)
@@ -227,7 +243,8 @@ def test_unstable_step_is_reported_not_integrated():
 def test_save_load_round_trip(tmp_path, short_solution):
     path = short_solution.save(tmp_path / "sol")
     back = Solution.load(path)
-    for name in ("t", "C", "R", "m", "mu", "e", "M_C", "M_R", "h_samples", "h_star", "y"):
+    for name in ("t", "C", "R", "m", "mu", "e", "M_C", "M_R", "h_samples", "h_star", "y",
+                 "m_groups", "e_groups", "mu_groups"):
         np.testing.assert_array_equal(getattr(back, name), getattr(short_solution, name))
     assert back.loss.name == "phase_retrieval"
     assert back.alpha == 5.0 and back.status == 0
@@ -276,7 +293,7 @@ def test_recovering_trajectory_reaches_t_max(monkeypatch, alpha, S):
     round-off (same seed, so the same population)."""
     from dmft import solver
 
-    kw = {"dt": 0.02, "n_samples": S, "seed": 0, "n_response": 500}
+    kw = {"dt": 0.02, "n_samples": S, "seed": 0, "n_response": 500, "n_groups": 4}
     new = solve(alpha, 0.3, 4.0, **kw)
     assert new.status == 0 and new.t[-1] == pytest.approx(4.0)
     assert 1.0 - 1e-6 <= new.m[-1] <= 1.0 and np.all(np.abs(new.m) <= 1.0)
@@ -304,7 +321,7 @@ def test_keyboard_interrupt_returns_partial_solution(monkeypatch):
         return Interrupted
 
     monkeypatch.setattr(solver, "_March", interrupt_at(5))
-    s = solve(4.0, 0.2, 1.0, dt=0.05, n_samples=400, seed=0)
+    s = solve(4.0, 0.2, 1.0, dt=0.05, n_samples=400, seed=0, n_groups=4)
     assert s.status == "interrupted" and not s.success and "interrupted" in s.message
     assert s.t.size == 5 and np.all(np.isfinite(s.m)) and np.all(np.isfinite(s.C))
     monkeypatch.setattr(solver, "_March", interrupt_at(0))
@@ -354,7 +371,8 @@ def test_memory_estimate_matches_measured_peak(t_max, dt, S):
     s = solve(3.0, 0.1, t_max, dt=dt, n_samples=S, n_response=400)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    est = solver_bytes(s.t.size - 1, s.metadata["n_samples"], 4, s.metadata["n_response"])
+    est = solver_bytes(s.t.size - 1, s.metadata["n_samples"], s.metadata["n_groups"],
+                       s.metadata["n_response"])
     assert 0.5 < est / peak < 2.0, (est, peak)
 
 
@@ -363,7 +381,7 @@ def test_metadata_complete_and_warns_on_partial_runs(tmp_path):
     t_max warns."""
     from dmft import __version__
 
-    s = solve(3.0, 0.1, 0.2, dt=0.05, n_samples=200, seed=7, noise=0.1)
+    s = solve(3.0, 0.1, 0.2, dt=0.05, n_samples=200, seed=7, noise=0.1, n_groups=4)
     for key, value in {"alpha": 3.0, "m0": 0.1, "dt": 0.05, "t_max": 0.2, "seed": 7,
                        "noise": 0.1, "loss": "phase_retrieval", "n_samples": 200,
                        "dmft_version": __version__}.items():
