@@ -50,6 +50,7 @@ ISSUE_CASES = [("issue-a", 3.0, 0.1, 0.02, 250, 98_568, 20_000),
                ("issue-b", 3.0, 0.1, 0.02, 1_000, 10_000, 2_000)]
 # kernel / march pairs of the solver table: "fast" is the current march, "reference" the
 # march before issue 15 (four-pass Gram-Schmidt, path update with temporaries)
+# (a third field fixes n_groups, e.g. "blocked/fast/4"; default: the solver's)
 VARIANTS = ["blocked/fast", "blocked/reference", "reference/reference"]
 
 
@@ -87,7 +88,8 @@ def _child(case: list, variant: str) -> None:
 
     import dmft.solver as solver_module
 
-    kernel, march = variant.split("/")
+    kernel, march, *groups = variant.split("/")
+    n_groups = int(groups[0]) if groups else None
     if march == "reference":
         solver_module._qr_append = _qr_append_reference
         solver_module._March._advance_h = _advance_h_reference
@@ -105,12 +107,12 @@ def _child(case: list, variant: str) -> None:
     spent["response"] = 0.0
     t0 = time.perf_counter()
     sol = solver_module.solve(alpha, m0, n_steps * dt, dt=dt, n_samples=S, n_response=S_R,
-                              seed=0)
+                              seed=0, n_groups=n_groups)
     wall = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"wall": wall, "response": spent["response"], "peak_mb": peak_mb,
                       "n_response": sol.metadata["n_response"], "status": sol.status,
-                      "m_end": float(sol.m[-1])}))
+                      "m_end": float(sol.m[-1]), "groups": sol.metadata["n_groups"]}))
 
 
 def dgemm_rate(threads: int, size: int = 2000) -> float:
@@ -136,7 +138,7 @@ def synthetic_inputs(S_R: int, T: int, seed: int = 0):
     return RT, FP, np.full(S_R, 1.0 / S_R)
 
 
-def kernel_march(kernel, S_R: int, T: int, n_groups: int = 4, stride: int = 1,
+def kernel_march(kernel, S_R: int, T: int, n_groups: int = 8, stride: int = 1,
                  blas_threads: int = 1, **kw) -> tuple[float, float]:
     """(seconds, flops) of the rows ``n = 1 .. T-1`` of ``kernel``, as the solver calls it.
 
@@ -197,7 +199,7 @@ def print_kernel_table(S_R: int, T: int, stride: int) -> None:
     rates = {k: dgemm_rate(k) for k in (1, 2)}
     print(f"DGEMM 2000^3: {rates[1]:.1f} GFLOP/s (1 BLAS thread), "
           f"{rates[2]:.1f} GFLOP/s (2 threads)")
-    print(f"\nkernel alone, rows n = 1..{T - 1}, S_R = {S_R} in 4 groups, every {stride}-th "
+    print(f"\nkernel alone, rows n = 1..{T - 1}, S_R = {S_R} in 8 groups, every {stride}-th "
           "row timed")
     print("blocked B/L: blocks of B steps split in halves down to L-step numba triangles")
     print(f"{'kernel':>24} {'seconds':>9} {'GFLOP/s':>8} {'/DGEMM(1)':>10} {'speed-up':>9}")
@@ -218,7 +220,8 @@ def print_kernel_table(S_R: int, T: int, stride: int) -> None:
 
 def print_solver_table(cases: list, naive: bool, variants: list) -> None:
     """``solve`` with each kernel/march pair, one fresh subprocess per run."""
-    print(f"\n{'case':>11} {'S':>7} {'T':>6} {'S_R':>6} {'kernel/march':>20} {'wall s':>8} "
+    print(f"\n{'case':>11} {'S':>7} {'T':>6} {'S_R':>6} {'kernel/march':>20} {'G':>2} "
+          f"{'wall s':>8} "
           f"{'kernel s':>9} {'rest s':>7} {'peak MB':>8} {'m(T)':>7}"
           + ("  naive M_R s" if naive else ""))
     for case in cases:
@@ -230,7 +233,7 @@ def print_solver_table(cases: list, naive: bool, variants: list) -> None:
             extra = ""
             if naive and variant.startswith("reference"):
                 extra = f" {_naive_seconds(S, min(T, 200)) * (T / min(T, 200)) ** 3:>12.0f}"
-            print(f"{label:>11} {S:>7} {T:>6} {r['n_response']:>6} {variant:>20} "
+            print(f"{label:>11} {S:>7} {T:>6} {r['n_response']:>6} {variant:>20} {r['groups']:>2} "
                   f"{r['wall']:>8.1f} {r['response']:>9.1f} "
                   f"{r['wall'] - r['response']:>7.1f} {r['peak_mb']:>8.0f} "
                   f"{r['m_end']:>7.4f}{extra}  ({_load()})", flush=True)
@@ -251,8 +254,9 @@ def main() -> None:
     parser.add_argument("--cases", nargs="+", metavar="LABEL",
                         help="solver cases by label: "
                         + ", ".join(c[0] for c in README_CASES + ISSUE_CASES))
-    parser.add_argument("--variants", nargs="+", default=VARIANTS, choices=VARIANTS,
-                        help="kernel/march pairs of the solver table")
+    parser.add_argument("--variants", nargs="+", default=VARIANTS,
+                        help="kernel/march[/n_groups] of the solver table, kernel in "
+                        f"{list(KERNELS)}, march in ['fast', 'reference']")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
