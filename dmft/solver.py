@@ -28,11 +28,12 @@ Per step ``n``:
   the paths, returned as ``mu``);
 * ``M_C(t_n, .) = alpha E[f(t_n) f(.)]`` (D3) from an incremental QR factorisation of the
   force history, ``sqrt(alpha/S) F = Q Rq`` (one Gram-Schmidt column per step, with
-  re-orthogonalisation). ``M_C = Rq^T Rq`` exactly, and the Gaussian noise of covariance
-  ``M_C`` is ``eta(t_n) = sum_k Rq[k, n] z_k`` with ``z_k`` iid standard normal per path: a
-  positive-semidefinite factor by construction, no Cholesky of a near-singular matrix. A
-  pivot below ``1e-12`` of the column norm (a force already in the span of the past) gets a
-  zero basis vector, i.e. no new noise direction, which is exact for a rank-deficient M_C.
+  re-orthogonalisation, in three passes over the history). ``M_C = Rq^T Rq`` exactly, and
+  the Gaussian noise of covariance ``M_C`` is ``eta(t_n) = sum_k Rq[k, n] z_k`` with
+  ``z_k`` iid standard normal per path: a positive-semidefinite factor by construction, no
+  Cholesky of a near-singular matrix. A pivot below ``1e-12`` of the column norm (a force
+  already in the span of the past) gets a zero basis vector, i.e. no new noise direction,
+  which is exact for a rank-deficient M_C.
 * ``M_R(t_n, t_j) = alpha E[f'(t_n) chi(t_n, t_j)]`` (regular part) with the per-sample
   response of D3 solved by a blocked back-substitution across the response paths (matrix
   products shared by the paths, `_kernels.response_row`), O(n^2) per path per step, on
@@ -53,10 +54,12 @@ share everything but the sign of the teacher field, which cancels the O(1) noise
 drawn by Latin-hypercube stratification (marginally exact, less noisy moments).
 
 Monte Carlo errors: the population is split into ``n_groups`` independent
-sub-populations, each a complete DMFT with its own kernels, marched in lockstep. Returned
-curves and kernels are their means; ``m_sem``, ``e_sem`` and ``mu_sem`` are the standard
-errors of those means, so they include the kernel noise fed back through the dynamics
-(THEORY section 6). The cost is that of one run with S paths.
+sub-populations (8 by default, with at least 500 paths each), each a complete DMFT with
+its own kernels, marched in lockstep. Returned curves and kernels are their means;
+``m_sem``, ``e_sem`` and ``mu_sem`` are the standard errors of those means (``n_groups -
+1`` degrees of freedom; the group curves are kept as ``m_groups`` etc.), so they include
+the kernel noise fed back through the dynamics (THEORY section 6). The cost is that of one
+run with S paths; ``benchmarks/coverage.py`` checks the coverage of these error bars.
 
 Lagrange multiplier: the march uses the kernel form ``E[w_n g_n]`` (``mu_constraint``),
 which keeps ``C(t, t) = 1``; D4 over the paths (``alpha E[f h]``) is returned as ``mu``.
