@@ -43,8 +43,9 @@ def _load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def z_scores(args) -> tuple[dict, int, float]:
-    """{(observable, time): z over seeds}, the number of groups, the reference's seconds."""
+def z_scores(args) -> tuple[dict, dict, int, float]:
+    """{(observable, time): z over seeds}, {same: (values, sems, reference value, its sem)},
+    the number of groups, the reference's seconds."""
     kw = dict(dt=args.dt, n_groups=args.n_groups)
     t0 = time.perf_counter()
     ref = solve(args.alpha, args.m0, args.t_max, n_samples=args.ref_samples,
@@ -54,6 +55,8 @@ def z_scores(args) -> tuple[dict, int, float]:
         raise SystemExit(f"the reference run stopped: {ref.message}")
     idx = [int(np.argmin(np.abs(ref.t - t))) for t in args.times]
     z = {(obs, ref.t[k]): [] for obs in ("m", "e") for k in idx}
+    raw = {key: ([], [], getattr(ref, key[0])[k], getattr(ref, f"{key[0]}_sem")[k])
+           for key, k in zip(z, [k for _ in ("m", "e") for k in idx], strict=True)}
     groups = 0
     for seed in range(args.seeds):
         s = solve(args.alpha, args.m0, args.t_max, n_samples=args.samples,
@@ -68,7 +71,10 @@ def z_scores(args) -> tuple[dict, int, float]:
                 val = ((x[k] - x_ref[k]) / np.hypot(sem[k], sem_ref[k])
                        if k < x.size else np.inf)
                 z[(obs, ref.t[k])].append(val)
-    return {key: np.array(v) for key, v in z.items()}, groups, ref_seconds
+                if k < x.size:
+                    raw[(obs, ref.t[k])][0].append(x[k])
+                    raw[(obs, ref.t[k])][1].append(sem[k])
+    return {key: np.array(v) for key, v in z.items()}, raw, groups, ref_seconds
 
 
 def main() -> None:
@@ -87,21 +93,28 @@ def main() -> None:
     args = p.parse_args()
     print(f"# {_load()}")
     t0 = time.perf_counter()
-    z, G, ref_seconds = z_scores(args)
+    z, raw, G, ref_seconds = z_scores(args)
     expected = stats.t.cdf(2.0, G - 1) - stats.t.cdf(-2.0, G - 1)
     print(f"alpha={args.alpha:g} m0={args.m0:g} dt={args.dt:g}: {args.seeds} seeds at "
           f"S={args.samples} (S_R={args.response}) vs a reference at S={args.ref_samples} "
           f"(S_R={args.ref_response}, {ref_seconds:.0f} s); G={G} groups, expected "
           f"P(|z|<2) = {expected:.3f} (t with {G - 1} dof), sd(z) = "
           f"{np.sqrt((G - 1) / (G - 3)) if G > 3 else np.inf:.2f}")
-    print(f"{'obs':>4} {'t':>5} {'|z|<2':>7} {'95% interval':>15} {'mean z':>7} {'sd z':>6}")
+    print("sd/sem: spread of x over seeds / rms of the seeds' sem (1 for calibrated sems; "
+          "needs no reference); bias: (mean over seeds - reference) / its standard error")
+    print(f"{'obs':>4} {'t':>5} {'|z|<2':>7} {'95% interval':>15} {'mean z':>7} {'sd z':>6} "
+          f"{'sd/sem':>7} {'bias':>6}")
     inside = total = 0
     for (obs, t), v in z.items():
         k = int(np.sum(np.abs(v) < 2))
         lo, hi = _wilson(k, v.size)
         finite = v[np.isfinite(v)]
+        x, sem, x_ref, sem_ref = raw[(obs, t)]
+        x, sem = np.array(x), np.array(sem)
+        bias = (x.mean() - x_ref) / np.hypot(x.std(ddof=1) / np.sqrt(x.size), sem_ref)
         print(f"{obs:>4} {t:>5.2f} {k / v.size:>7.3f} [{lo:.3f}, {hi:.3f}] "
-              f"{finite.mean():>7.2f} {finite.std(ddof=1):>6.2f}")
+              f"{finite.mean():>7.2f} {finite.std(ddof=1):>6.2f} "
+              f"{x.std(ddof=1) / np.sqrt(np.mean(sem**2)):>7.2f} {bias:>6.1f}")
         inside, total = inside + k, total + v.size
     print(f"all: {inside}/{total} = {inside / total:.3f} inside |z| < 2 (the times of one "
           "seed are correlated, so the pooled fraction is less precise than its count says)")
