@@ -54,9 +54,10 @@ def z_scores(args) -> tuple[dict, dict, int, float]:
     if not ref.success:
         raise SystemExit(f"the reference run stopped: {ref.message}")
     idx = [int(np.argmin(np.abs(ref.t - t))) for t in args.times]
-    z = {(obs, ref.t[k]): [] for obs in ("m", "e") for k in idx}
-    raw = {key: ([], [], getattr(ref, key[0])[k], getattr(ref, f"{key[0]}_sem")[k])
-           for key, k in zip(z, [k for _ in ("m", "e") for k in idx], strict=True)}
+    keys = [(obs, k) for obs in ("m", "e") for k in idx]
+    z = {key: [] for key in keys}
+    raw = {(obs, k): ([], [], getattr(ref, obs)[k], getattr(ref, f"{obs}_sem")[k])
+           for obs, k in keys}
     groups = 0
     for seed in range(args.seeds):
         s = solve(args.alpha, args.m0, args.t_max, n_samples=args.samples,
@@ -64,16 +65,18 @@ def z_scores(args) -> tuple[dict, dict, int, float]:
         groups = s.metadata["n_groups"]
         if not s.success:
             print(f"# seed {seed} stopped: {s.message} (counted as |z| = inf)")
-        for obs in ("m", "e"):
-            x, sem = getattr(s, obs), getattr(s, f"{obs}_sem")
-            x_ref, sem_ref = getattr(ref, obs), getattr(ref, f"{obs}_sem")
-            for k in idx:
-                val = ((x[k] - x_ref[k]) / np.hypot(sem[k], sem_ref[k])
-                       if k < x.size else np.inf)
-                z[(obs, ref.t[k])].append(val)
-                if k < x.size:
-                    raw[(obs, ref.t[k])][0].append(x[k])
-                    raw[(obs, ref.t[k])][1].append(sem[k])
+        for obs, k in keys:
+            if k >= s.t.size:
+                z[(obs, k)].append(np.inf)
+                continue
+            x, sem = getattr(s, obs)[k], getattr(s, f"{obs}_sem")[k]
+            _, _, x_ref, sem_ref = raw[(obs, k)]
+            z[(obs, k)].append((x - x_ref) / np.hypot(sem, sem_ref))
+            raw[(obs, k)][0].append(x)
+            raw[(obs, k)][1].append(sem)
+    t_of = {k: float(ref.t[k]) for k in idx}
+    z = {(obs, t_of[k]): v for (obs, k), v in z.items()}
+    raw = {(obs, t_of[k]): v for (obs, k), v in raw.items()}
     return {key: np.array(v) for key, v in z.items()}, raw, groups, ref_seconds
 
 
