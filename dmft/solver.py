@@ -54,7 +54,7 @@ share everything but the sign of the teacher field, which cancels the O(1) noise
 drawn by Latin-hypercube stratification (marginally exact, less noisy moments).
 
 Monte Carlo errors: the population is split into ``n_groups`` independent
-sub-populations (8 by default, with at least 500 paths each), each a complete DMFT with
+sub-populations (4 by default, with at least 500 paths each), each a complete DMFT with
 its own kernels, marched in lockstep. Returned curves and kernels are their means;
 ``m_sem``, ``e_sem`` and ``mu_sem`` are the standard errors of those means (``n_groups -
 1`` degrees of freedom; the group curves are kept as ``m_groups`` etc.), so they include
@@ -306,7 +306,12 @@ def _qr_append(Q: np.ndarray, Rq: np.ndarray, n: int, v: np.ndarray) -> None:
         Q[n] = 0.0
 
 
-_N_GROUPS = 8  # default number of sub-populations: 7 degrees of freedom for the errors
+# default number of sub-populations (3 degrees of freedom for the errors). Not more: each
+# group is a DMFT of S / n_groups paths, and where the dynamics is sensitive its bias grows
+# as the groups shrink, which the spread between groups does not see (measured, alpha = 3,
+# m0 = 0.3, dt = 0.02, S = 4e4, seeds 7-9: m(5) = 0.94, 0.86, 0.94 with 4 groups, 0.80,
+# 0.77, 0.78 with 8, sems 0.02-0.08; half of the 5000-path groups stalled at m ~ 0.65)
+_N_GROUPS = 4
 # fewest paths per default group: each group is a DMFT whose own kernel noise feeds back, and
 # smaller groups made the march blow up (measured, dt = 0.02: 125 paths per group at
 # alpha = 6 and 250 at alpha = 14 stopped with a rising energy; 500 ran)
@@ -381,12 +386,15 @@ def solve(
         Independent sub-populations of ``S / n_groups`` paths, each a complete DMFT with its
         own kernels; the returned curves are their mean and ``*_sem`` their standard error
         (so kernel noise fed back through the dynamics is included), with ``n_groups - 1``
-        degrees of freedom. None (default): 8, or fewer (at least 2) when a group would
+        degrees of freedom. None (default): 4, or fewer (at least 2) when a group would
         hold fewer than 500 paths, below which a group's own kernel noise was measured to
-        destabilise its march. The per-path work is shared (the groups split the S paths)
-        but the ``T x T`` kernels and their O(T^2)-per-step products are per group:
-        measured, 8 groups against 4 at S = 1e4, S_R = 2000, T = 1000: 1.33x the time
-        and 906 against 664 MB; at S = 98568, T = 250: no extra time.
+        destabilise its march. More groups give more degrees of freedom but smaller
+        sub-DMFTs, whose finite-population bias grows where the dynamics is sensitive
+        (``_N_GROUPS``: m(5) at alpha = 3, m0 = 0.3, S = 4e4 fell by 0.15 from 4 to 8
+        groups). The per-path work is shared (the groups split the S paths) but the
+        ``T x T`` kernels and their O(T^2)-per-step products are per group: measured, 8
+        groups against 4 at S = 1e4, S_R = 2000, T = 1000: 1.33x the time and 906
+        against 664 MB; at S = 98568, T = 250: no extra time.
     c_diag_tol : float
         Stop when ``|C(t,t) - 1|`` exceeds this (> 0).
     progress : bool
