@@ -138,7 +138,7 @@ def synthetic_inputs(S_R: int, T: int, seed: int = 0):
     return RT, FP, np.full(S_R, 1.0 / S_R)
 
 
-def kernel_march(kernel, S_R: int, T: int, n_groups: int = 8, stride: int = 1,
+def kernel_march(kernel, S_R: int, T: int, n_groups: int = 4, stride: int = 1,
                  blas_threads: int = 1, **kw) -> tuple[float, float]:
     """(seconds, flops) of the rows ``n = 1 .. T-1`` of ``kernel``, as the solver calls it.
 
@@ -199,7 +199,7 @@ def print_kernel_table(S_R: int, T: int, stride: int) -> None:
     rates = {k: dgemm_rate(k) for k in (1, 2)}
     print(f"DGEMM 2000^3: {rates[1]:.1f} GFLOP/s (1 BLAS thread), "
           f"{rates[2]:.1f} GFLOP/s (2 threads)")
-    print(f"\nkernel alone, rows n = 1..{T - 1}, S_R = {S_R} in 8 groups, every {stride}-th "
+    print(f"\nkernel alone, rows n = 1..{T - 1}, S_R = {S_R} in 4 groups, every {stride}-th "
           "row timed")
     print("blocked B/L: blocks of B steps split in halves down to L-step numba triangles")
     print(f"{'kernel':>24} {'seconds':>9} {'GFLOP/s':>8} {'/DGEMM(1)':>10} {'speed-up':>9}")
