@@ -10,16 +10,20 @@ path):
    ``n_groups`` groups; every ``stride``-th row is timed and the sum scaled by ``stride``.
    Rates count ``S_R n^2`` flops per row (the multiply-adds of D3's back-substitution,
    twice);
-3. ``dmft.solver.solve`` with each kernel (``dmft.solver.response_row`` monkeypatched in a
-   fresh subprocess per run, so the peak memory is its own): wall time, time inside the
-   kernel, peak resident memory. The default cases are those of the README table; with
-   ``--issue`` also the two cases of issue 15;
+3. ``dmft.solver.solve`` with each kernel and each march (``dmft.solver.response_row``,
+   and for the ``reference`` march ``_qr_append`` and ``_March._advance_h``, the
+   pre-issue-15 four-pass Gram-Schmidt and path update, monkeypatched in a fresh
+   subprocess per run, so the peak memory is its own): wall time, time inside the kernel,
+   peak resident memory. The default cases are those of the README table; with
+   ``--issue`` also the two cases of issue 15; ``--cases`` picks cases by label and
+   ``--variants`` the kernel/march pairs;
 4. the time of a deliberately naive reference for the response kernel M_R: the forward
    Volterra recursion of THEORY D3, ``chi(t,s) = -R(t,s) f'(s) - int R(t,tau) f'(tau)
    chi(tau,s) dtau``, storing the whole per-sample matrix chi and using every path, in
    plain Python loops, timed on a few paths and scaled linearly in S.
 
-Run: ``python benchmarks/bench_solver.py [--quick] [--issue] [--stride K]``. The load
+Run: ``python benchmarks/bench_solver.py [--quick] [--issue] [--stride K] [--no-kernel]
+[--cases readme-1000 issue-a] [--variants blocked/fast blocked/reference]``. The load
 average is printed: the machine is shared, and two BLAS threads on a loaded 2-core machine
 are much slower than one (THEORY section 6).
 """
@@ -40,18 +44,55 @@ from dmft._kernels import response_row, response_row_reference
 
 KERNELS = {"blocked": response_row, "reference": response_row_reference}
 # (label, alpha, m0, dt, n_steps, n_samples, n_response)
-README_CASES = [("readme", 3.0, 0.3, 0.01, T, S, 2_000)
+README_CASES = [(f"readme-{T}", 3.0, 0.3, 0.01, T, S, 2_000)
                 for S, T in [(2_000, 200), (10_000, 500), (10_000, 1_000)]]
 ISSUE_CASES = [("issue-a", 3.0, 0.1, 0.02, 250, 98_568, 20_000),
                ("issue-b", 3.0, 0.1, 0.02, 1_000, 10_000, 2_000)]
+# kernel / march pairs of the solver table: "fast" is the current march, "reference" the
+# march before issue 15 (four-pass Gram-Schmidt, path update with temporaries)
+# (a third field fixes n_groups, e.g. "blocked/fast/4"; default: the solver's)
+VARIANTS = ["blocked/fast", "blocked/reference", "reference/reference"]
 
 
-def _child(case: list, kernel: str) -> None:
-    """Run one solve with the given kernel and print its timings as JSON (subprocess)."""
+def _qr_append_reference(Q, Rq, n, v):
+    """Pre-issue-15 ``_qr_append``: two full classical Gram-Schmidt passes (4 over Q)."""
+    coeffs = np.zeros(n)
+    if n:
+        for _ in range(2):
+            c = Q[:n] @ v
+            v = v - c @ Q[:n]
+            coeffs += c
+    norm = float(np.sqrt(v @ v))
+    Rq[:n, n] = coeffs
+    if norm > 1e-12 * float(np.sqrt(coeffs @ coeffs + norm * norm)):
+        Rq[n, n], Q[n] = norm, v / norm
+    else:
+        Rq[n, n], Q[n] = 0.0, 0.0
+
+
+def _advance_h_reference(self, n, f, K, nrm):
+    """Pre-issue-15 path update (temporaries of size S, noise by ``np.repeat``)."""
+    import dmft.solver as solver_module
+
+    dt, h = self.dt, self.H[n]
+    self.Z[n] = solver_module._stratified_normal(self.S // 2, self.rng)
+    eta = np.repeat(self.Rq[: n + 1, n] @ self.Z[: n + 1], 2)
+    memory = dt * (K @ self.H[:n]) if n else 0.0
+    grad = self.loc[n] * h + memory + f + self.rho[n] * self.h_star - eta
+    self.H[n + 1] = (h - dt * grad) / nrm
+
+
+def _child(case: list, variant: str) -> None:
+    """Run one solve with the given kernel/march and print its timings as JSON."""
     import resource
 
     import dmft.solver as solver_module
 
+    kernel, march, *groups = variant.split("/")
+    n_groups = int(groups[0]) if groups else None
+    if march == "reference":
+        solver_module._qr_append = _qr_append_reference
+        solver_module._March._advance_h = _advance_h_reference
     _, alpha, m0, dt, n_steps, S, S_R = case
     spent = {"response": 0.0}
 
@@ -66,12 +107,12 @@ def _child(case: list, kernel: str) -> None:
     spent["response"] = 0.0
     t0 = time.perf_counter()
     sol = solver_module.solve(alpha, m0, n_steps * dt, dt=dt, n_samples=S, n_response=S_R,
-                              seed=0)
+                              seed=0, n_groups=n_groups)
     wall = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"wall": wall, "response": spent["response"], "peak_mb": peak_mb,
                       "n_response": sol.metadata["n_response"], "status": sol.status,
-                      "m_end": float(sol.m[-1])}))
+                      "m_end": float(sol.m[-1]), "groups": sol.metadata["n_groups"]}))
 
 
 def dgemm_rate(threads: int, size: int = 2000) -> float:
@@ -177,21 +218,24 @@ def print_kernel_table(S_R: int, T: int, stride: int) -> None:
     print(f"# {_load()}")
 
 
-def print_solver_table(cases: list, naive: bool) -> None:
-    """``solve`` with each kernel, one fresh subprocess per run."""
-    print(f"\n{'case':>8} {'S':>7} {'T':>6} {'S_R':>6} {'kernel':>10} {'wall s':>8} "
-          f"{'kernel s':>9} {'peak MB':>8} {'m(T)':>7}" + ("  naive M_R s" if naive else ""))
+def print_solver_table(cases: list, naive: bool, variants: list) -> None:
+    """``solve`` with each kernel/march pair, one fresh subprocess per run."""
+    print(f"\n{'case':>11} {'S':>7} {'T':>6} {'S_R':>6} {'kernel/march':>20} {'G':>2} "
+          f"{'wall s':>8} "
+          f"{'kernel s':>9} {'rest s':>7} {'peak MB':>8} {'m(T)':>7}"
+          + ("  naive M_R s" if naive else ""))
     for case in cases:
         label, _, _, _, T, S, _ = case
-        for kernel in KERNELS:
+        for variant in variants:
             out = subprocess.run([sys.executable, __file__, "--child", json.dumps(case),
-                                  kernel], capture_output=True, text=True, check=True)
+                                  variant], capture_output=True, text=True, check=True)
             r = json.loads(out.stdout.strip().splitlines()[-1])
             extra = ""
-            if naive and kernel == "reference":
+            if naive and variant.startswith("reference"):
                 extra = f" {_naive_seconds(S, min(T, 200)) * (T / min(T, 200)) ** 3:>12.0f}"
-            print(f"{label:>8} {S:>7} {T:>6} {r['n_response']:>6} {kernel:>10} "
-                  f"{r['wall']:>8.1f} {r['response']:>9.1f} {r['peak_mb']:>8.0f} "
+            print(f"{label:>11} {S:>7} {T:>6} {r['n_response']:>6} {variant:>20} {r['groups']:>2} "
+                  f"{r['wall']:>8.1f} {r['response']:>9.1f} "
+                  f"{r['wall'] - r['response']:>7.1f} {r['peak_mb']:>8.0f} "
                   f"{r['m_end']:>7.4f}{extra}  ({_load()})", flush=True)
     if naive:
         print("naive: plain-loop D3 on all S paths, timed on 2 paths (and T <= 200, scaled as "
@@ -206,16 +250,34 @@ def main() -> None:
     parser.add_argument("--stride", type=int, default=5,
                         help="time every K-th row of the kernel march (1: all rows)")
     parser.add_argument("--no-solver", action="store_true", help="kernel tables only")
+    parser.add_argument("--no-kernel", action="store_true", help="solver table only")
+    parser.add_argument("--cases", nargs="+", metavar="LABEL",
+                        help="solver cases by label: "
+                        + ", ".join(c[0] for c in README_CASES + ISSUE_CASES))
+    parser.add_argument("--variants", nargs="+", default=VARIANTS,
+                        help="kernel/march[/n_groups] of the solver table, kernel in "
+                        f"{list(KERNELS)}, march in ['fast', 'reference']")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(json.loads(args.child[0]), args.child[1])
         return
-    print_kernel_table(500 if args.quick else 2_000, 300 if args.quick else 1_000,
-                       args.stride)
+    if not args.no_kernel:
+        print_kernel_table(500 if args.quick else 2_000, 300 if args.quick else 1_000,
+                           args.stride)
     if not args.no_solver:
         cases = README_CASES[:1] if args.quick else README_CASES
-        print_solver_table(cases + (ISSUE_CASES if args.issue else []), naive=True)
+        cases = cases + (ISSUE_CASES if args.issue else [])
+        if args.cases:
+            known = {c[0]: c for c in README_CASES + ISSUE_CASES}
+            unknown = sorted(set(args.cases) - set(known))
+            if unknown:
+                parser.error(f"unknown case labels {unknown}; known: {sorted(known)}")
+            cases = [known[label] for label in args.cases]
+        print(f"# {_load()}")
+        print_solver_table(cases, naive="reference/reference" in args.variants,
+                           variants=args.variants)
+        print(f"# {_load()}")
 
 
 if __name__ == "__main__":

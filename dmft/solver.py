@@ -28,11 +28,12 @@ Per step ``n``:
   the paths, returned as ``mu``);
 * ``M_C(t_n, .) = alpha E[f(t_n) f(.)]`` (D3) from an incremental QR factorisation of the
   force history, ``sqrt(alpha/S) F = Q Rq`` (one Gram-Schmidt column per step, with
-  re-orthogonalisation). ``M_C = Rq^T Rq`` exactly, and the Gaussian noise of covariance
-  ``M_C`` is ``eta(t_n) = sum_k Rq[k, n] z_k`` with ``z_k`` iid standard normal per path: a
-  positive-semidefinite factor by construction, no Cholesky of a near-singular matrix. A
-  pivot below ``1e-12`` of the column norm (a force already in the span of the past) gets a
-  zero basis vector, i.e. no new noise direction, which is exact for a rank-deficient M_C.
+  re-orthogonalisation, in three passes over the history). ``M_C = Rq^T Rq`` exactly, and
+  the Gaussian noise of covariance ``M_C`` is ``eta(t_n) = sum_k Rq[k, n] z_k`` with
+  ``z_k`` iid standard normal per path: a positive-semidefinite factor by construction, no
+  Cholesky of a near-singular matrix. A pivot below ``1e-12`` of the column norm (a force
+  already in the span of the past) gets a zero basis vector, i.e. no new noise direction,
+  which is exact for a rank-deficient M_C.
 * ``M_R(t_n, t_j) = alpha E[f'(t_n) chi(t_n, t_j)]`` (regular part) with the per-sample
   response of D3 solved by a blocked back-substitution across the response paths (matrix
   products shared by the paths, `_kernels.response_row`), O(n^2) per path per step, on
@@ -53,10 +54,13 @@ share everything but the sign of the teacher field, which cancels the O(1) noise
 drawn by Latin-hypercube stratification (marginally exact, less noisy moments).
 
 Monte Carlo errors: the population is split into ``n_groups`` independent
-sub-populations, each a complete DMFT with its own kernels, marched in lockstep. Returned
-curves and kernels are their means; ``m_sem``, ``e_sem`` and ``mu_sem`` are the standard
-errors of those means, so they include the kernel noise fed back through the dynamics
-(THEORY section 6). The cost is that of one run with S paths.
+sub-populations (4 by default, with at least 500 paths each), each a complete DMFT with
+its own kernels, marched in lockstep. Returned curves and kernels are their means;
+``m_sem``, ``e_sem`` and ``mu_sem`` are the standard errors of those means (``n_groups -
+1`` degrees of freedom; the group curves are kept as ``m_groups`` etc.), so they include
+the kernel noise fed back through the dynamics (THEORY section 6). The cost is that of one
+run with S paths up to the per-group T x T work (``solve``'s ``n_groups``);
+``benchmarks/coverage.py`` checks the coverage of these error bars.
 
 Lagrange multiplier: the march uses the kernel form ``E[w_n g_n]`` (``mu_constraint``),
 which keeps ``C(t, t) = 1``; D4 over the paths (``alpha E[f h]``) is returned as ``mu``.
@@ -104,6 +108,7 @@ Scheme = Literal["explicit", "prox"]
 
 _ARRAYS = ("t", "C", "R", "m", "mu", "mu_constraint", "e", "M_C", "M_R", "M_R_local", "rho",
            "m_sem", "e_sem", "mu_sem", "sample_times", "h_samples", "h_star", "y")
+_GROUP_ARRAYS = ("m_groups", "e_groups", "mu_groups")  # absent from older files: optional
 
 
 @dataclass
@@ -130,7 +135,10 @@ class Solution:
     M_R_local : (T,) array
         Local part ``alpha E[f'(h(t))]`` (the coefficient of ``delta(t - s)`` in D3).
     m_sem, e_sem, mu_sem : (T,) arrays
-        Monte Carlo standard errors from independent sub-populations (module docstring).
+        Monte Carlo standard errors from independent sub-populations (module docstring):
+        the standard error of the mean of the ``n_groups`` group curves, ``std(ddof=1) /
+        sqrt(n_groups)`` (``n_groups - 1`` degrees of freedom; for this linear statistic the
+        jackknife over groups gives the same number).
     sample_times : (n,) array
         Times at which effective-process samples were kept.
     h_samples : (n, S) array
@@ -154,6 +162,9 @@ class Solution:
         Passes over the trajectory (1 for the forward march).
     metadata : dict
         Everything needed to reproduce the run (seed, samples, version, ...).
+    m_groups, e_groups, mu_groups : (n_groups, T) arrays or None
+        The curves of the independent sub-populations (their mean is ``m``, ``e``, ``mu``);
+        None when loaded from a file written before they were kept.
     """
 
     t: np.ndarray
@@ -183,6 +194,9 @@ class Solution:
     message: str
     nit: int = 1
     metadata: dict = field(default_factory=dict)
+    m_groups: np.ndarray | None = None
+    e_groups: np.ndarray | None = None
+    mu_groups: np.ndarray | None = None
 
     @property
     def success(self) -> bool:
@@ -203,6 +217,8 @@ class Solution:
     def save(self, path: str | Path) -> Path:
         """Write the solution to one self-describing ``.npz`` file (kind ``"solution"``)."""
         arrays = {name: getattr(self, name) for name in _ARRAYS}
+        arrays.update({name: getattr(self, name) for name in _GROUP_ARRAYS
+                       if getattr(self, name) is not None})
         meta = {
             **self.metadata,
             "alpha": self.alpha,
@@ -227,7 +243,7 @@ class Solution:
         keys = ("alpha", "m0", "dt", "c_diag_error", "status", "message", "nit")
         arrays, meta = load_npz(path, kind="solution", arrays_needed=_ARRAYS,
                                 meta_needed=(*keys, "loss"))
-        arrays = {k: arrays[k] for k in _ARRAYS}
+        arrays = {k: arrays[k] for k in (*_ARRAYS, *_GROUP_ARRAYS) if k in arrays}
         scalars = {k: meta[k] for k in keys}
         try:
             loss = get_loss(meta["loss"])
@@ -268,23 +284,49 @@ def _response_subset(y: np.ndarray, n_response: int, rng: np.random.Generator):
     return idx, weights
 
 
+_GS_TILE = 512  # paths per tile of the fused Gram-Schmidt pass (a tile of Q stays in cache)
+
+
 def _qr_append(Q: np.ndarray, Rq: np.ndarray, n: int, v: np.ndarray) -> None:
-    """Append column ``v`` to the QR factorisation ``[v_0 .. v_{n-1}] = Q[:n].T Rq[:n, :n]``."""
+    """Append column ``v`` to the QR factorisation ``[v_0 .. v_{n-1}] = Q[:n].T Rq[:n, :n]``.
+
+    Classical Gram-Schmidt twice (as stable as modified Gram-Schmidt), in three passes over
+    ``Q[:n]`` instead of four: ``c = Q v``; then, tile by tile of paths, ``v -= Q^T c`` and
+    the second projection ``c2 = Q v`` of the tile just updated, while that tile of ``Q``
+    is in cache; then ``v -= Q^T c2``. ``v`` is overwritten. A pivot below ``1e-12`` of the
+    column norm gets a zero basis vector (module docstring).
+    """
     coeffs = np.zeros(n)
     if n:
-        for _ in range(2):  # classical Gram-Schmidt twice is as stable as modified GS
-            c = Q[:n] @ v
-            v = v - c @ Q[:n]
-            coeffs += c
+        Qn = Q[:n]
+        c = Qn @ v
+        for i0 in range(0, v.size, _GS_TILE):
+            v_tile, Q_tile = v[i0:i0 + _GS_TILE], Qn[:, i0:i0 + _GS_TILE]
+            v_tile -= c @ Q_tile
+            coeffs += Q_tile @ v_tile
+        v -= coeffs @ Qn
+        coeffs += c
     norm = float(np.sqrt(v @ v))
     scale = float(np.sqrt(coeffs @ coeffs + norm * norm))
     Rq[:n, n] = coeffs
     if norm > 1e-12 * scale:
         Rq[n, n] = norm
-        Q[n] = v / norm
+        np.divide(v, norm, out=Q[n])
     else:
         Rq[n, n] = 0.0
         Q[n] = 0.0
+
+
+# default number of sub-populations (3 degrees of freedom for the errors). Not more: each
+# group is a DMFT of S / n_groups paths, and where the dynamics is sensitive its bias grows
+# as the groups shrink, which the spread between groups does not see (measured, alpha = 3,
+# m0 = 0.3, dt = 0.02, S = 4e4, seeds 7-9: m(5) = 0.94, 0.86, 0.94 with 4 groups, 0.80,
+# 0.77, 0.78 with 8, sems 0.02-0.08; half of the 5000-path groups stalled at m ~ 0.65)
+_N_GROUPS = 4
+# fewest paths per default group: each group is a DMFT whose own kernel noise feeds back, and
+# smaller groups made the march blow up (measured, dt = 0.02: 125 paths per group at
+# alpha = 6 and 250 at alpha = 14 stopped with a rising energy; 500 ran)
+_MIN_GROUP_PATHS = 500
 
 
 def _validate(alpha, m0, t_max, dt, n_samples, n_groups, c_diag_tol):
@@ -297,8 +339,11 @@ def _validate(alpha, m0, t_max, dt, n_samples, n_groups, c_diag_tol):
     dt = _checks.positive("dt", dt)
     if dt > t_max:
         raise ValueError(f"dt={dt} exceeds t_max={t_max}")
-    n_groups = _checks.integer("n_groups", n_groups, 2)
-    n_samples = _checks.integer("n_samples", n_samples, 2 * n_groups)
+    if n_groups is not None:
+        n_groups = _checks.integer("n_groups", n_groups, 2)
+    n_samples = _checks.integer("n_samples", n_samples, 2 * (n_groups or 2))
+    if n_groups is None:
+        n_groups = min(_N_GROUPS, max(2, n_samples // _MIN_GROUP_PATHS))
     block = 2 * n_groups
     n_samples = block * math.ceil(n_samples / block)
     return alpha, m0, t_max, dt, n_samples, n_groups
@@ -316,7 +361,7 @@ def solve(
     noise: float = 0.0,
     n_response: int | None = 2000,
     sample_times=None,
-    n_groups: int = 4,
+    n_groups: int | None = None,
     c_diag_tol: float = 0.25,
     progress: bool = False,
     scheme: Scheme = "explicit",
@@ -352,10 +397,19 @@ def solve(
         with the smallest-y stratum, 0.002 with all).
     sample_times : sequence of float, optional
         Times at which to keep the effective-process samples (default: 0, t_max/2, t_max).
-    n_groups : int
+    n_groups : int or None
         Independent sub-populations of ``S / n_groups`` paths, each a complete DMFT with its
         own kernels; the returned curves are their mean and ``*_sem`` their standard error
-        (so kernel noise fed back through the dynamics is included).
+        (so kernel noise fed back through the dynamics is included), with ``n_groups - 1``
+        degrees of freedom. None (default): 4, or fewer (at least 2) when a group would
+        hold fewer than 500 paths, below which a group's own kernel noise was measured to
+        destabilise its march. More groups give more degrees of freedom but smaller
+        sub-DMFTs, whose finite-population bias grows where the dynamics is sensitive
+        (``_N_GROUPS``: m(5) at alpha = 3, m0 = 0.3, S = 4e4 fell by 0.15 from 4 to 8
+        groups). The per-path work is shared (the groups split the S paths) but the
+        ``T x T`` kernels and their O(T^2)-per-step products are per group: measured, 8
+        groups against 4 at S = 1e4, S_R = 2000, T = 1000: 1.33x the time and 906
+        against 664 MB; at S = 98568, T = 250: no extra time.
     c_diag_tol : float
         Stop when ``|C(t,t) - 1|`` exceeds this (> 0).
     progress : bool
@@ -470,14 +524,14 @@ def _combine(marches, status, failure, sample_idx, t, alpha, dt, loss, meta) -> 
     n = min(mc.n_done for mc in marches)
     G = len(marches)
 
-    def stack(name):
-        return np.array([getattr(mc, name)[:n] for mc in marches])
+    groups = {name: np.array([getattr(mc, name)[:n] for mc in marches])
+              for name in ("m", "e", "mu", "mu_constraint", "loc", "rho")}
 
     def mean(name):
-        return stack(name).mean(axis=0)
+        return groups[name].mean(axis=0)
 
     def sem(name):
-        return stack(name).std(axis=0, ddof=1) / np.sqrt(G)
+        return groups[name].std(axis=0, ddof=1) / np.sqrt(G)
 
     keep = sample_idx[sample_idx < n]
     C = np.array([mc.C[:n, :n] for mc in marches]).mean(axis=0)
@@ -496,7 +550,7 @@ def _combine(marches, status, failure, sample_idx, t, alpha, dt, loss, meta) -> 
         c_diag_error=float(np.max(np.abs(np.diag(C) - 1.0))),
         status=status,
         message=failure or f"reached t_max={t[-1]:g} in {n - 1} steps",
-        metadata=meta,
+        metadata=meta, m_groups=groups["m"], e_groups=groups["e"], mu_groups=groups["mu"],
     )
 
 
@@ -558,8 +612,8 @@ class _March:
         f, fp = loss.f(h, y), loss.fp(h, y)
         if not (np.all(np.isfinite(f)) and np.all(np.isfinite(fp))):
             return f"non-finite forces at t={n * dt:.4g} (step {n}); reduce dt"
-        self.mu[n] = alpha * np.mean(f * h)
-        drift = alpha * np.mean(f * hs)
+        self.mu[n] = alpha * (f @ h) / self.S
+        drift = alpha * (f @ hs) / self.S
         self.loc[n] = alpha * np.mean(fp)
         if n == 0:
             self.rate0 = float(self.loc[0] + np.max(fp))
@@ -585,11 +639,7 @@ class _March:
             return ""
         # advance: projected gradient step and renormalisation, w <- (w - dt g) / |.|
         nrm = np.sqrt(norm2)
-        self.Z[n] = _stratified_normal(self.S // 2, self.rng)
-        eta = np.repeat(self.Rq[: n + 1, n] @ self.Z[: n + 1], 2)
-        memory = dt * (K @ self.H[:n]) if n else 0.0
-        grad = self.loc[n] * h + memory + f + self.rho[n] * hs - eta
-        self.H[n + 1] = (h - dt * grad) / nrm
+        self._advance_h(n, f, K, nrm)
         self._advance_R(n, K, nrm)
         self.C[n + 1, : n + 1] = (self.C[n, : n + 1] - dt * g_w) / nrm
         self.C[: n + 1, n + 1] = self.C[n + 1, : n + 1]
@@ -599,6 +649,26 @@ class _March:
         self.P[n + 1, n + 1] = (self.P[n, n] - 2.0 * dt * p_w[n] + dt * dt * P_g) / norm2
         self.m[n + 1] = self._next_m(n, drift, nrm)
         return ""
+
+    def _advance_h(self, n: int, f: np.ndarray, K: np.ndarray, nrm: float) -> None:
+        """h(t_{n+1}) of all paths, in place in ``H[n+1]`` (no temporaries of size S):
+        ``(h - dt [M_R^loc h + dt sum_l M_R(n, l) h_l + f + rho h* - eta]) / nrm`` with the
+        noise ``eta = sum_k Rq[k, n] z_k`` shared by the two paths of an antithetic pair."""
+        dt, h, out = self.dt, self.H[n], self.H[n + 1]
+        self.Z[n] = _stratified_normal(self.S // 2, self.rng)
+        eta = self.Rq[: n + 1, n] @ self.Z[: n + 1]
+        if n:
+            np.matmul(K, self.H[:n], out=out)  # the memory term, one pass over the history
+            out *= dt
+        else:
+            out[:] = 0.0
+        out += self.loc[n] * h
+        out += f
+        out += self.rho[n] * self.h_star
+        out.reshape(-1, 2)[...] -= eta[:, None]
+        out *= -dt
+        out += h
+        out /= nrm
 
     def _next_m(self, n: int, drift: float, nrm: float) -> float:
         """m(t_{n+1}) (D5): ``(m_n - dt drift) / nrm``, or near the signal, where that
@@ -625,8 +695,7 @@ class _March:
         ``1 - m^2`` when m -> 1.
         """
         dt, C, R = self.dt, self.C, self.R
-        Rs = R[: n + 1, : n + 1] - np.eye(n + 1)  # strictly causal part
-        xi_w = dt * (Rs @ Mrow)
+        xi_w = dt * (R[: n + 1, : n + 1] @ Mrow - Mrow)  # strictly causal part of R
         c = np.empty(n + 1)
         c[:n] = dt * K
         c[n] = self.loc[n]
@@ -665,7 +734,7 @@ class _March:
         dt, R = self.dt, self.R
         row = (1.0 - dt * self.loc[n]) * R[n, :n]
         if n:
-            row -= dt * dt * (K @ (R[:n, :n] - np.eye(n)))
+            row -= dt * dt * (K @ R[:n, :n] - K)  # strictly causal part of R
         R[n + 1, :n] = row / nrm
         R[n + 1, n] = 1.0 / nrm
         R[n + 1, n + 1] = 1.0

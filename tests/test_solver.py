@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
-from dmft import cli
+from dmft import cli, solver
 from dmft._kernels import response_row
 from dmft.solver import Solution, _qr_append, _stratified_normal, solve
 
@@ -48,6 +48,24 @@ def test_solution_structure(short_solution):
     assert abs(np.mean(h0**2) - 1.0) < 4 * np.sqrt(2 / h0.size)
     with pytest.raises(ValueError, match="no samples kept"):
         s.samples_at(0.06)
+
+
+def test_standard_errors_are_those_of_the_group_means():
+    """m, e, mu are the means of the independent group curves and *_sem the standard error
+    of that mean, sqrt(sum_g (x_g - x)^2 / (G (G - 1))), written out here directly."""
+    s = solve(4.0, 0.2, 0.3, dt=0.02, n_samples=3000, seed=11, n_groups=9)
+    for name in ("m", "e", "mu"):
+        groups = getattr(s, f"{name}_groups")
+        G = groups.shape[0]
+        assert groups.shape == (9, s.t.size) and s.metadata["n_groups"] == G
+        np.testing.assert_allclose(getattr(s, name), groups.sum(axis=0) / G, rtol=1e-13)
+        dev = groups - groups.sum(axis=0) / G
+        direct = np.sqrt((dev**2).sum(axis=0) / (G * (G - 1)))
+        np.testing.assert_allclose(getattr(s, f"{name}_sem"), direct, rtol=1e-10)
+        assert np.all(direct[1:] > 0)  # the groups are different populations
+    # default: 4 groups, fewer when a group would hold < 500 paths
+    for S, G in ((16_000, 4), (2000, 4), (1500, 3), (400, 2)):
+        assert solve(4.0, 0.2, 0.04, dt=0.02, n_samples=S, seed=1).m_groups.shape[0] == G
 
 
 def test_m0_zero_stays_at_zero():
@@ -97,6 +115,63 @@ def test_incremental_qr_reproduces_gram_matrix_with_degenerate_columns():
         _qr_append(Q, Rq, n, F[n].copy())
     np.testing.assert_allclose(Rq.T @ Rq, F @ F.T, atol=1e-9)
     assert Rq[3, 3] == 0.0 and Rq[5, 5] == 0.0
+
+
+def test_incremental_qr_stays_orthonormal_for_nearly_collinear_forces():
+    """Forces at successive steps differ by O(dt): the basis must stay orthonormal to
+    round-off (one Gram-Schmidt pass alone loses it as eps * cond^2) and reproduce F."""
+    rng = np.random.default_rng(2)
+    S, T = 1500, 40
+    F = 1.0 + np.cumsum(1e-4 * rng.normal(size=(T, S)), axis=0)  # cond(F) ~ 1e6
+    Q, Rq = np.empty((T, S)), np.zeros((T, T))
+    for n in range(T):
+        _qr_append(Q, Rq, n, F[n].copy())
+    assert np.all(np.diag(Rq) > 0)
+    np.testing.assert_allclose(Q @ Q.T, np.eye(T), atol=1e-13)
+    np.testing.assert_allclose(Q.T @ Rq, F.T, atol=1e-12)
+
+
+def _qr_append_reference(Q, Rq, n, v):
+    """The factorisation step before issue 15: two full classical Gram-Schmidt passes."""
+    coeffs = np.zeros(n)
+    if n:
+        for _ in range(2):
+            c = Q[:n] @ v
+            v = v - c @ Q[:n]
+            coeffs += c
+    norm = float(np.sqrt(v @ v))
+    Rq[:n, n] = coeffs
+    if norm > 1e-12 * float(np.sqrt(coeffs @ coeffs + norm * norm)):
+        Rq[n, n], Q[n] = norm, v / norm
+    else:
+        Rq[n, n], Q[n] = 0.0, 0.0
+
+
+def _advance_h_reference(self, n, f, K, nrm):
+    """The path update before issue 15 (temporaries, noise by np.repeat)."""
+    dt, h = self.dt, self.H[n]
+    self.Z[n] = _stratified_normal(self.S // 2, self.rng)
+    eta = np.repeat(self.Rq[: n + 1, n] @ self.Z[: n + 1], 2)
+    memory = dt * (K @ self.H[:n]) if n else 0.0
+    grad = self.loc[n] * h + memory + f + self.rho[n] * self.h_star - eta
+    self.H[n + 1] = (h - dt * grad) / nrm
+
+
+def test_fast_march_reproduces_reference_path(monkeypatch):
+    """Issue 15: the in-place march (3-pass Gram-Schmidt, fused path update) is the old one
+    up to the order of floating-point sums: same seed, same curves to round-off over a
+    horizon short enough (t <= 0.4) that the march has not yet amplified it."""
+    kw = dict(dt=0.02, n_samples=2000, n_response=400, seed=4, n_groups=4)
+    fast = solve(3.0, 0.3, 0.4, **kw)
+    monkeypatch.setattr(solver, "_qr_append", _qr_append_reference)
+    monkeypatch.setattr(solver._March, "_advance_h", _advance_h_reference)
+    ref = solve(3.0, 0.3, 0.4, **kw)
+    for name in ("m", "e", "mu", "rho", "m_sem"):
+        np.testing.assert_allclose(getattr(fast, name), getattr(ref, name), rtol=0,
+                                   atol=1e-12, err_msg=name)
+    for name in ("C", "M_C", "M_R", "h_samples"):
+        np.testing.assert_allclose(getattr(fast, name), getattr(ref, name), rtol=0,
+                                   atol=1e-10, err_msg=name)
 
 
 def test_stratified_normals_are_standard_normal():
@@ -176,7 +251,8 @@ def test_unstable_step_is_refused_at_start_and_reported_later():
 def test_save_load_round_trip(tmp_path, short_solution):
     path = short_solution.save(tmp_path / "sol")
     back = Solution.load(path)
-    for name in ("t", "C", "R", "m", "mu", "e", "M_C", "M_R", "h_samples", "h_star", "y"):
+    for name in ("t", "C", "R", "m", "mu", "e", "M_C", "M_R", "h_samples", "h_star", "y",
+                 "m_groups", "e_groups", "mu_groups"):
         np.testing.assert_array_equal(getattr(back, name), getattr(short_solution, name))
     assert back.loss.name == "phase_retrieval"
     assert back.alpha == 5.0 and back.status == 0
@@ -263,7 +339,7 @@ def test_recovering_trajectory_reaches_t_max(monkeypatch, alpha, S):
     round-off (same seed, so the same population)."""
     from dmft import solver
 
-    kw = {"dt": 0.02, "n_samples": S, "seed": 0, "n_response": 500}
+    kw = {"dt": 0.02, "n_samples": S, "seed": 0, "n_response": 500, "n_groups": 4}
     new = solve(alpha, 0.3, 4.0, **kw)
     assert new.status == 0 and new.t[-1] == pytest.approx(4.0)
     assert 1.0 - 1e-6 <= new.m[-1] <= 1.0 and np.all(np.abs(new.m) <= 1.0)
@@ -291,7 +367,7 @@ def test_keyboard_interrupt_returns_partial_solution(monkeypatch):
         return Interrupted
 
     monkeypatch.setattr(solver, "_March", interrupt_at(5))
-    s = solve(4.0, 0.2, 1.0, dt=0.05, n_samples=400, seed=0)
+    s = solve(4.0, 0.2, 1.0, dt=0.05, n_samples=400, seed=0, n_groups=4)
     assert s.status == "interrupted" and not s.success and "interrupted" in s.message
     assert s.t.size == 5 and np.all(np.isfinite(s.m)) and np.all(np.isfinite(s.C))
     monkeypatch.setattr(solver, "_March", interrupt_at(0))
@@ -341,7 +417,8 @@ def test_memory_estimate_matches_measured_peak(t_max, dt, S):
     s = solve(3.0, 0.1, t_max, dt=dt, n_samples=S, n_response=400)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    est = solver_bytes(s.t.size - 1, s.metadata["n_samples"], 4, s.metadata["n_response"])
+    est = solver_bytes(s.t.size - 1, s.metadata["n_samples"], s.metadata["n_groups"],
+                       s.metadata["n_response"])
     assert 0.5 < est / peak < 2.0, (est, peak)
 
 
@@ -350,7 +427,7 @@ def test_metadata_complete_and_warns_on_partial_runs(tmp_path):
     t_max warns."""
     from dmft import __version__
 
-    s = solve(3.0, 0.1, 0.2, dt=0.05, n_samples=200, seed=7, noise=0.1)
+    s = solve(3.0, 0.1, 0.2, dt=0.05, n_samples=200, seed=7, noise=0.1, n_groups=4)
     for key, value in {"alpha": 3.0, "m0": 0.1, "dt": 0.05, "t_max": 0.2, "seed": 7,
                        "noise": 0.1, "loss": "phase_retrieval", "n_samples": 200,
                        "dmft_version": __version__}.items():
