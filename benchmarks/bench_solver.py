@@ -10,7 +10,7 @@ path):
    ``n_groups`` groups; every ``stride``-th row is timed and the sum scaled by ``stride``.
    Rates count ``S_R n^2`` flops per row (the multiply-adds of D3's back-substitution,
    twice);
-3. ``dmft.solver.solve`` with each kernel and each march (``dmft.solver.response_row``,
+3. ``dmft.solver.solve`` with each kernel and each march (``dmft._march.response_row``,
    and for the ``reference`` march ``_qr_append`` and ``_March._advance_h``, the
    pre-issue-15 four-pass Gram-Schmidt and path update, monkeypatched in a fresh
    subprocess per run, so the peak memory is its own): wall time, time inside the kernel,
@@ -72,10 +72,10 @@ def _qr_append_reference(Q, Rq, n, v):
 
 def _advance_h_reference(self, n, f, K, nrm):
     """Pre-issue-15 path update (temporaries of size S, noise by ``np.repeat``)."""
-    import dmft.solver as solver_module
+    import dmft._march as march_module
 
     dt, h = self.dt, self.H[n]
-    self.Z[n] = solver_module._stratified_normal(self.S // 2, self.rng)
+    self.Z[n] = march_module._stratified_normal(self.S // 2, self.rng)
     eta = np.repeat(self.Rq[: n + 1, n] @ self.Z[: n + 1], 2)
     memory = dt * (K @ self.H[:n]) if n else 0.0
     grad = self.loc[n] * h + memory + f + self.rho[n] * self.h_star - eta
@@ -86,13 +86,14 @@ def _child(case: list, variant: str) -> None:
     """Run one solve with the given kernel/march and print its timings as JSON."""
     import resource
 
+    import dmft._march as march_module
     import dmft.solver as solver_module
 
     kernel, march, *groups = variant.split("/")
     n_groups = int(groups[0]) if groups else None
     if march == "reference":
-        solver_module._qr_append = _qr_append_reference
-        solver_module._March._advance_h = _advance_h_reference
+        march_module._qr_append = _qr_append_reference
+        march_module._March._advance_h = _advance_h_reference
     _, alpha, m0, dt, n_steps, S, S_R = case
     spent = {"response": 0.0}
 
@@ -102,7 +103,7 @@ def _child(case: list, variant: str) -> None:
         spent["response"] += time.perf_counter() - t0
         return out
 
-    solver_module.response_row = timed
+    march_module.response_row = timed
     solver_module.solve(3.0, 0.3, 4 * dt, dt=dt, n_samples=400, seed=0)  # compile first
     spent["response"] = 0.0
     t0 = time.perf_counter()

@@ -11,9 +11,10 @@ import warnings
 import numpy as np
 import pytest
 
-from dmft import cli, solver
+from dmft import _march, cli, solver
 from dmft._kernels import response_row
-from dmft.solver import Solution, _qr_append, _stratified_normal, solve
+from dmft._march import _qr_append, _stratified_normal
+from dmft.solver import Solution, solve
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +164,7 @@ def test_fast_march_reproduces_reference_path(monkeypatch):
     horizon short enough (t <= 0.4) that the march has not yet amplified it."""
     kw = dict(dt=0.02, n_samples=2000, n_response=400, seed=4, n_groups=4)
     fast = solve(3.0, 0.3, 0.4, **kw)
-    monkeypatch.setattr(solver, "_qr_append", _qr_append_reference)
+    monkeypatch.setattr(_march, "_qr_append", _qr_append_reference)
     monkeypatch.setattr(solver._March, "_advance_h", _advance_h_reference)
     ref = solve(3.0, 0.3, 0.4, **kw)
     for name in ("m", "e", "mu", "rho", "m_sem"):
