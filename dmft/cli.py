@@ -184,9 +184,9 @@ def _solve_arguments(p: argparse.ArgumentParser) -> None:
                    help="step of the march: 'explicit' projected gradient step (default), "
                    "or 'prox', the step on the Moreau envelope of the loss, stable at "
                    "~10x larger dt for l_a (THEORY E5p)")
-    p.add_argument("--n-groups", type=int, default=None,
-                   help="independent sub-populations for standard errors (default: 4, fewer "
-                   "when a group would hold under 500 paths; smaller groups bias the march)")
+    p.add_argument("--n-groups", type=int, default=4,
+                   help="independent sub-populations for standard errors (default 4; more, "
+                   "smaller groups bias the march where the dynamics is sensitive)")
     p.add_argument("--sample-times", type=float, nargs="+", default=None,
                    help="times at which to keep the effective-process samples, for "
                    "`dmft spectrum --solution --times` (default: 0, t_max/2, t_max)")

@@ -105,11 +105,6 @@ __all__ = ["Scheme", "Solution", "SolveStatus", "solve"]
 Scheme = Literal["explicit", "prox"]
 
 
-_N_GROUPS = 4
-# fewest paths per default group: each group is a DMFT whose own kernel noise feeds back, and
-# smaller groups made the march blow up (measured, dt = 0.02: 125 paths per group at
-# alpha = 6 and 250 at alpha = 14 stopped with a rising energy; 500 ran)
-_MIN_GROUP_PATHS = 500
 
 
 def _validate(alpha, m0, t_max, dt, n_samples, n_groups, c_diag_tol):
@@ -122,11 +117,8 @@ def _validate(alpha, m0, t_max, dt, n_samples, n_groups, c_diag_tol):
     dt = _checks.positive("dt", dt)
     if dt > t_max:
         raise ValueError(f"dt={dt} exceeds t_max={t_max}")
-    if n_groups is not None:
-        n_groups = _checks.integer("n_groups", n_groups, 2)
-    n_samples = _checks.integer("n_samples", n_samples, 2 * (n_groups or 2))
-    if n_groups is None:
-        n_groups = min(_N_GROUPS, max(2, n_samples // _MIN_GROUP_PATHS))
+    n_groups = _checks.integer("n_groups", n_groups, 2)
+    n_samples = _checks.integer("n_samples", n_samples, 2 * n_groups)
     block = 2 * n_groups
     n_samples = block * math.ceil(n_samples / block)
     return alpha, m0, t_max, dt, n_samples, n_groups
@@ -144,7 +136,7 @@ def solve(
     noise: float = 0.0,
     n_response: int | None = 2000,
     sample_times=None,
-    n_groups: int | None = None,
+    n_groups: int = 4,
     c_diag_tol: float = 0.25,
     progress: bool = False,
     scheme: Scheme = "explicit",
@@ -184,12 +176,11 @@ def solve(
         Independent sub-populations of ``S / n_groups`` paths, each a complete DMFT with its
         own kernels; the returned curves are their mean and ``*_sem`` their standard error
         (so kernel noise fed back through the dynamics is included), with ``n_groups - 1``
-        degrees of freedom. None (default): 4, or fewer (at least 2) when a group would
-        hold fewer than 500 paths, below which a group's own kernel noise was measured to
-        destabilise its march. More groups give more degrees of freedom but smaller
+        degrees of freedom. More groups give more degrees of freedom but smaller
         sub-DMFTs, whose finite-population bias grows where the dynamics is sensitive
-        (``_N_GROUPS``: m(5) at alpha = 3, m0 = 0.3, S = 4e4 fell by 0.15 from 4 to 8
-        groups). The per-path work is shared (the groups split the S paths) but the
+        (measured: m(5) at alpha = 3, m0 = 0.3, S = 4e4 fell by 0.15 from 4 to 8 groups,
+        and groups of 125-250 paths made the march blow up at dt = 0.02), hence the
+        default 4. The per-path work is shared (the groups split the S paths) but the
         ``T x T`` kernels and their O(T^2)-per-step products are per group: measured, 8
         groups against 4 at S = 1e4, S_R = 2000, T = 1000: 1.33x the time and 906
         against 664 MB; at S = 98568, T = 250: no extra time.
