@@ -13,9 +13,10 @@ predicted alpha_50(N):
   (:func:`dmft.success.dmft_success_prediction`), written to
   ``data/success_la0.01_dmft.json``.
 
-Run (defaults = the shipped data; about 45 min on one core)::
+Run (defaults = the shipped data; about 30 min on one free core)::
 
-    python benchmarks/la_success.py --curve 250 20 2.0,2.25,2.5,2.75,3.0 ...
+    python benchmarks/la_success.py --curve 250 20 2.0,2.25,2.5,2.75,3.0,3.5 \
+        --curve 500 20 2.5,3.0,3.5,4.0 --curve 1000 10 3.0,3.5,4.0
 
 ``--curve N T_MAX ALPHAS`` may be repeated; ``--no-dmft`` skips the predictor. One process
 (serial executor): the machine is shared. Points are cached in ``--cache-dir``.
@@ -42,7 +43,8 @@ from dmft.success import (
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-DEFAULT_CURVES = [(250, 20.0, "2.0,2.25,2.5,2.75,3.0")]
+DEFAULT_CURVES = [(250, 20.0, "2.0,2.25,2.5,2.75,3.0,3.5"), (500, 20.0, "2.5,3.0,3.5,4.0"),
+                  (1000, 10.0, "3.0,3.5,4.0")]
 
 
 class Serial:
@@ -63,8 +65,8 @@ def _args() -> argparse.Namespace:
     p.add_argument("--eta", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--horizons", type=float, nargs="+", default=[10.0, 20.0])
-    p.add_argument("--dmft-alphas", type=float, nargs="+", default=[2.25, 2.5, 2.75, 3.0])
-    p.add_argument("--dmft-m0s", type=float, nargs="+", default=[0.012, 0.03, 0.075])
+    p.add_argument("--dmft-alphas", type=float, nargs="+", default=[2.5, 3.0, 3.5, 4.0])
+    p.add_argument("--dmft-m0s", type=float, nargs="+", default=[0.02, 0.06])
     p.add_argument("--dmft-t-max", type=float, default=10.0)
     p.add_argument("--dmft-samples", type=int, default=4000)
     p.add_argument("--no-dmft", action="store_true")
