@@ -18,7 +18,8 @@ Run (defaults = the shipped data; about 30 min on one free core)::
     python benchmarks/la_success.py --curve 250 20 2.0,2.25,2.5,2.75,3.0,3.5 \
         --curve 500 20 2.5,3.0,3.5,4.0 --curve 1000 10 3.0,3.5,4.0
 
-``--curve N T_MAX ALPHAS`` may be repeated; ``--no-dmft`` skips the predictor. One process
+``--curve N T_MAX ALPHAS`` may be repeated; ``--no-dmft`` reads the predictor from the JSON
+file instead of solving. One process
 (serial executor): the machine is shared. Points are cached in ``--cache-dir``.
 """
 
@@ -42,6 +43,7 @@ from dmft.success import (
     success_probability,
 )
 
+DEFAULT_EXTRA = [(3.5, 0.1), (3.0, 0.1), (3.0, 0.2)]
 DATA = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_CURVES = [(250, 20.0, "2.0,2.25,2.5,2.75,3.0,3.5"), (500, 20.0, "2.5,3.0,3.5,4.0"),
                   (1000, 10.0, "3.0,3.5,4.0")]
@@ -67,6 +69,10 @@ def _args() -> argparse.Namespace:
     p.add_argument("--horizons", type=float, nargs="+", default=[10.0, 20.0])
     p.add_argument("--dmft-alphas", type=float, nargs="+", default=[2.5, 3.0, 3.5, 4.0])
     p.add_argument("--dmft-m0s", type=float, nargs="+", default=[0.02, 0.06])
+    p.add_argument("--dmft-extra", type=float, nargs=2, action="append",
+                   metavar=("ALPHA", "M0"), default=None,
+                   help="an extra (alpha, m0) DMFT point off the grid (repeatable; default: "
+                        "the shipped extras)")
     p.add_argument("--dmft-t-max", type=float, default=10.0)
     p.add_argument("--dmft-samples", type=int, default=4000)
     p.add_argument("--no-dmft", action="store_true")
@@ -104,15 +110,28 @@ def _alpha_50(c: SuccessCurve, t: float) -> tuple[float, float]:
     return f.alpha_50, f.alpha_50_err
 
 
+def _merge(pred: DmftSuccessPrediction, extra: DmftSuccessPrediction) -> DmftSuccessPrediction:
+    """Union of two predictors' grids; points solved by neither are NaN."""
+    a = np.union1d(pred.alphas, extra.alphas)
+    m = np.union1d(pred.m0s, extra.m0s)
+    t_hit = np.full((a.size, m.size), np.nan)
+    for p in (pred, extra):
+        idx = np.ix_(np.searchsorted(a, p.alphas), np.searchsorted(m, p.m0s))
+        t_hit[idx] = np.where(np.isnan(p.t_hit), t_hit[idx], p.t_hit)
+    return DmftSuccessPrediction(**{**vars(pred), "alphas": a, "m0s": m, "t_hit": t_hit})
+
+
 def _dmft(args, loss) -> DmftSuccessPrediction:
     t0 = time.perf_counter()
-    pred = dmft_success_prediction(args.dmft_alphas, args.dmft_m0s, args.dmft_t_max, dt=0.01,
-                                   n_samples=args.dmft_samples, loss=loss, scheme="prox")
+    kw = {"dt": 0.01, "n_samples": args.dmft_samples, "loss": loss, "scheme": "prox"}
+    pred = dmft_success_prediction(args.dmft_alphas, args.dmft_m0s, args.dmft_t_max, **kw)
+    for alpha, m0 in args.dmft_extra if args.dmft_extra is not None else DEFAULT_EXTRA:
+        pred = _merge(pred, dmft_success_prediction([alpha], [m0], args.dmft_t_max, **kw))
     print(f"DMFT predictor: {time.perf_counter() - t0:.0f} s; t_hit (rows alpha, cols m0 "
           f"{args.dmft_m0s}):\n{np.round(pred.t_hit, 2)}")
     (args.out / f"success_la{args.a:g}_dmft.json").write_text(json.dumps({
         "kind": "dmft-success-prediction", "alphas": pred.alphas.tolist(),
-        "m0s": pred.m0s.tolist(), "t_hit": [[None if np.isinf(x) else x for x in row]
+        "m0s": pred.m0s.tolist(), "t_hit": [[_encode(x) for x in row]
                                              for row in pred.t_hit.tolist()],
         "t_max": pred.t_max, "dt": pred.dt, "n_samples": pred.n_samples, "seed": pred.seed,
         "success_threshold": pred.success_threshold, "loss": pred.loss,
@@ -120,12 +139,31 @@ def _dmft(args, loss) -> DmftSuccessPrediction:
     return pred
 
 
+def _encode(x: float) -> float | str | None:
+    """JSON form of a hit time: the time, "never" (not by t_max) or null (not solved)."""
+    return None if np.isnan(x) else "never" if np.isinf(x) else x
+
+
+def _shipped_prediction(path: Path) -> DmftSuccessPrediction | None:
+    """The predictor written by a previous run (``--no-dmft``), None if absent."""
+    if not path.is_file():
+        return None
+    d = json.loads(path.read_text())
+    t_hit = np.array([[np.nan if x is None else np.inf if x == "never" else float(x)
+                       for x in row] for row in d["t_hit"]])
+    return DmftSuccessPrediction(alphas=np.array(d["alphas"]), m0s=np.array(d["m0s"]),
+                                 t_hit=t_hit, **{k: d[k] for k in (
+                                     "t_max", "dt", "n_samples", "seed", "success_threshold",
+                                     "loss", "scheme")})
+
+
 def main() -> None:
     args = _args()
     loss = get_loss("phase_retrieval", a=args.a)
     bbp = alpha_bbp_init_bounded(NormalisedLaw(args.a)).alpha
     curves = _curves(args, loss)
-    pred = None if args.no_dmft else _dmft(args, loss)
+    pred = (_shipped_prediction(args.out / f"success_la{args.a:g}_dmft.json") if args.no_dmft
+            else _dmft(args, loss))
     print(f"\nalpha_BBP_init(a = {args.a:g}) = {bbp:.4f}")
     print(f"{'N':>5} {'t':>5} {'alpha_50 measured':>20} {'(i) BBP_init':>13} {'(ii) DMFT':>10}")
     for c in curves:

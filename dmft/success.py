@@ -321,7 +321,8 @@ class DmftSuccessPrediction:
     m0s : (q,) array
         Initial overlaps, increasing.
     t_hit : (p, q) array
-        First grid time with ``m > success_threshold`` (inf if not by ``t_max``).
+        First grid time with ``m > success_threshold``: inf if not by ``t_max``, NaN if
+        that point was not solved (a grid assembled from several runs).
     t_max, dt : float
         Horizon and step of the DMFT (E5 time units).
     n_samples, seed : int
@@ -344,7 +345,8 @@ class DmftSuccessPrediction:
     def m0_star(self, t: float) -> np.ndarray:
         """Boundary ``m0*(alpha; t)`` per alpha: ``log m0`` interpolated linearly in
         ``t_hit`` between the grid points, extrapolated from the nearest two; NaN when
-        fewer than two ``m0`` reached the threshold."""
+        fewer than two ``m0`` reached the threshold. Linear in ``log m0`` is exact while
+        the growth is linear (``t_hit = const - log(m0) / rate``)."""
         if not 0 < t <= self.t_max:
             raise ValueError(f"horizon t = {t} must be in (0, t_max = {self.t_max}]")
         out = np.full(self.alphas.size, np.nan)
