@@ -344,9 +344,12 @@ class DmftSuccessPrediction:
 
     def m0_star(self, t: float) -> np.ndarray:
         """Boundary ``m0*(alpha; t)`` per alpha: ``log m0`` interpolated linearly in
-        ``t_hit`` between the grid points, extrapolated from the nearest two; NaN when
-        fewer than two ``m0`` reached the threshold. Linear in ``log m0`` is exact while
-        the growth is linear (``t_hit = const - log(m0) / rate``)."""
+        ``t_hit`` between the grid points, extrapolated from the nearest two, then clipped
+        to the bracket the grid proves (above every ``m0`` with ``t_hit > t``, including
+        those that never hit, and at most the smallest ``m0`` with ``t_hit <= t``); NaN
+        when fewer than two ``m0`` reached the threshold. Linear in ``log m0`` is exact
+        while the growth is linear (``t_hit = const - log(m0) / rate``); a slower growth
+        at small ``m0`` (outlier lost before escape) shows up as a clipped value."""
         if not 0 < t <= self.t_max:
             raise ValueError(f"horizon t = {t} must be in (0, t_max = {self.t_max}]")
         out = np.full(self.alphas.size, np.nan)
@@ -357,7 +360,10 @@ class DmftSuccessPrediction:
             x, y = th[ok][::-1], np.log(self.m0s[ok])[::-1]  # t_hit increasing
             j = int(np.clip(np.searchsorted(x, t) - 1, 0, x.size - 2))
             slope = (y[j + 1] - y[j]) / (x[j + 1] - x[j]) if x[j + 1] > x[j] else 0.0
-            out[i] = math.exp(y[j] + slope * (t - x[j]))
+            solved = ~np.isnan(th)
+            below, above = self.m0s[solved & (th > t)], self.m0s[solved & (th <= t)]
+            out[i] = np.clip(math.exp(y[j] + slope * (t - x[j])),
+                             below.max(initial=0.0), above.min(initial=1.0))
         return out
 
     def probability(self, N: int, t: float) -> np.ndarray:
