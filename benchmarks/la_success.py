@@ -16,7 +16,7 @@ predicted alpha_50(N):
 Run (defaults = the shipped data; about 30 min on one free core)::
 
     python benchmarks/la_success.py --curve 250 20 2.0,2.25,2.5,2.75,3.0,3.5 \
-        --curve 500 20 2.5,3.0,3.5,4.0 --curve 1000 10 3.0,3.5,4.0
+        --curve 500 20 2.5,3.0,3.5,4.0 --curve 1000 10 3.25,3.5,3.75
 
 ``--curve N T_MAX ALPHAS`` may be repeated; ``--no-dmft`` reads the predictor from the JSON
 file instead of solving. One process
@@ -46,7 +46,7 @@ from dmft.success import (
 DEFAULT_EXTRA = [(3.5, 0.1), (3.0, 0.1), (3.0, 0.2)]
 DATA = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_CURVES = [(250, 20.0, "2.0,2.25,2.5,2.75,3.0,3.5"), (500, 20.0, "2.5,3.0,3.5,4.0"),
-                  (1000, 10.0, "3.0,3.5,4.0")]
+                  (1000, 10.0, "3.25,3.5,3.75")]
 
 
 class Serial:
@@ -66,7 +66,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--eta", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--horizons", type=float, nargs="+", default=[10.0, 20.0])
+    p.add_argument("--horizons", type=float, nargs="+", default=[5.0, 10.0, 20.0])
     p.add_argument("--dmft-alphas", type=float, nargs="+", default=[2.5, 3.0, 3.5, 4.0])
     p.add_argument("--dmft-m0s", type=float, nargs="+", default=[0.02, 0.06])
     p.add_argument("--dmft-extra", type=float, nargs=2, action="append",
