@@ -127,8 +127,8 @@ def _dmft(args, loss) -> DmftSuccessPrediction:
     pred = dmft_success_prediction(args.dmft_alphas, args.dmft_m0s, args.dmft_t_max, **kw)
     for alpha, m0 in args.dmft_extra if args.dmft_extra is not None else DEFAULT_EXTRA:
         pred = _merge(pred, dmft_success_prediction([alpha], [m0], args.dmft_t_max, **kw))
-    print(f"DMFT predictor: {time.perf_counter() - t0:.0f} s; t_hit (rows alpha, cols m0 "
-          f"{args.dmft_m0s}):\n{np.round(pred.t_hit, 2)}")
+    print(f"DMFT predictor: {time.perf_counter() - t0:.0f} s; t_hit (rows alpha "
+          f"{pred.alphas.tolist()}, cols m0 {pred.m0s.tolist()}):\n{np.round(pred.t_hit, 2)}")
     (args.out / f"success_la{args.a:g}_dmft.json").write_text(json.dumps({
         "kind": "dmft-success-prediction", "alphas": pred.alphas.tolist(),
         "m0s": pred.m0s.tolist(), "t_hit": [[_encode(x) for x in row]
