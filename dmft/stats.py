@@ -12,7 +12,7 @@ import numpy as np
 
 from dmft import _checks
 
-__all__ = ["wilson_interval", "LogisticFit", "fit_alpha_50"]
+__all__ = ["wilson_interval", "difference_interval", "LogisticFit", "fit_alpha_50"]
 
 
 def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -56,6 +56,32 @@ def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.nda
     low = np.where(k == 0, 0.0, np.clip(low, 0.0, 1.0))
     high = np.where(k == n, 1.0, np.clip(high, 0.0, 1.0))
     return low, high
+
+
+def difference_interval(k1, n1, k2, n2, confidence: float = 0.95) -> tuple[float, float]:
+    """Interval for ``p1 - p2`` of two independent binomials from their Wilson intervals.
+
+    Newcombe's hybrid score interval (Newcombe 1998, method 10): with ``(l_i, u_i)`` the
+    Wilson intervals (:func:`wilson_interval`) and ``d = k1/n1 - k2/n2``,
+    ``[d - sqrt((p1 - l1)^2 + (u2 - p2)^2), d + sqrt((u1 - p1)^2 + (p2 - l2)^2)]``.
+    Two success rates measured independently at the same point agree at level
+    ``confidence`` when the interval holds 0.
+
+    Parameters
+    ----------
+    k1, n1, k2, n2 : int
+        Successes and trials of the two samples (as in :func:`wilson_interval`).
+    confidence : float
+        Two-sided level in (0, 1).
+
+    Returns
+    -------
+    low, high : float
+    """
+    (l1, u1), (l2, u2) = (wilson_interval(k, n, confidence) for k, n in ((k1, n1), (k2, n2)))
+    p1, p2 = k1 / n1, k2 / n2
+    d = p1 - p2
+    return (float(d - np.hypot(p1 - l1, u2 - p2)), float(d + np.hypot(u1 - p1, p2 - l2)))
 
 
 def _check_counts(successes, trials) -> tuple[np.ndarray, np.ndarray]:
