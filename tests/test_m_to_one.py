@@ -69,13 +69,8 @@ def _check(N: int, t: float, seeds: int, n_samples: int) -> None:
     assert abs(below.mean() - pred) <= tol, (pred, below, window)
 
 
-def test_no_outlier_after_recovery_law_vs_dense():
-    """t = 2 (m = 1 - 1e-5), N = 300, 4 datasets (~10 s)."""
-    _check(N=300, t=2.0, seeds=4, n_samples=4000)
-
-
-@pytest.mark.slow
-def test_no_outlier_after_recovery_law_vs_dense_larger():
-    """t = 1.5 and 3 (m = 1 - 1e-4, 1 - 1e-7), N = 600, 6 datasets, S = 16000."""
-    for t in (1.5, 3.0):
-        _check(N=600, t=t, seeds=6, n_samples=16000)
+@pytest.mark.parametrize(("N", "t", "seeds", "n_samples"),
+                         [(300, 2.0, 4, 4000), (600, 1.5, 6, 16000), (600, 3.0, 6, 16000)])
+def test_no_outlier_after_recovery_law_vs_dense(N, t, seeds, n_samples):
+    """m = 1 - 1e-5, 1 - 1e-4, 1 - 1e-7 (t = 2, 1.5, 3); ~25 s in all."""
+    _check(N=N, t=t, seeds=seeds, n_samples=n_samples)
