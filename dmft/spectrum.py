@@ -42,7 +42,7 @@ from dmft._outlier import (
     signal_measure,
 )
 from dmft._quadrature_law import NormalisedLaw
-from dmft._spectral_laws import AtomLaw, DensityLaw, GaussianLaw
+from dmft._spectral_laws import AtomLaw, DensityLaw, GaussianLaw, dynamic_signal_weights
 from dmft.losses import PHASE_RETRIEVAL, Loss, get_loss
 
 SECTION5_NOTES = """Measurements (issue 4; single finite-N GD runs, N = 800, m0 = 0.1, preliminary).
@@ -196,7 +196,8 @@ class WeightLaw:
     def from_solution(cls, sol: Any, t: float, n_bins: int | None = None) -> WeightLaw:
         """Law at time t from a DMFT Solution (H2): the sample time nearest to t is used.
 
-        ``z = loss.fp(h_samples[k], y)``, ``g = (h_star - m h)/sqrt(1 - m^2)`` with
+        ``z = loss.fp(h_samples[k], y)``, ``g = (h_star - m h)/sqrt(1 - m^2)`` rescaled to
+        ``E g^2 = 1`` (H2', :func:`dmft._spectral_laws.dynamic_signal_weights`) with
         ``m = m(t_k)``, ``mu = mu(t_k)`` interpolated on ``sol.t``.
 
         At t = 0 for noiseless phase retrieval the law is known exactly (h, h* Gaussian with
@@ -227,7 +228,7 @@ class WeightLaw:
         h = np.asarray(sol.h_samples[k], float)
         hs = np.asarray(sol.h_star, float)
         z = loss.fp(h, np.asarray(sol.y, float))
-        g = (hs - m * h) / math.sqrt(max(1.0 - m * m, 1e-300))
+        g = dynamic_signal_weights(h, hs, m)  # H2': unit E g^2 (issue 13)
         return cls.from_samples(z, g, sol.alpha, mu, m, n_bins=n_bins, t=tk)
 
     def at_alpha(self, alpha: float) -> WeightLaw:
