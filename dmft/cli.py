@@ -32,6 +32,7 @@ from dmft._cli_support import (
     count_or_all,
     emit_json,
     interrupted,
+    loss_a,
     loss_of,
     refuse_a,
     renamed,
@@ -259,9 +260,13 @@ def _validate_arguments(p: argparse.ArgumentParser) -> None:
                    help="DMFT population (default 1e4)")
     renamed(p, n="--N", samples="--n-samples")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--hessian-points", type=int, default=5,
-                   help="Hessian snapshots after t = 0 (default 5; 0 for none)")
+    p.add_argument("--hessian-points", type=int, default=None,
+                   help="Hessian snapshots after t = 0 (default 5 for the plain loss, 0 with "
+                   "--a: H8 needs an unbounded tail; 0 for none)")
     a_argument(p)
+    p.add_argument("--scheme", choices=("explicit", "prox"), default="explicit",
+                   help="step of both sides: explicit projected step (default) or 'prox', the "
+                   "step on the Moreau envelope (THEORY E5p), stable at ~10x larger eta for l_a")
     p.add_argument("--out", default="dmft-validate", help="output directory")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -271,14 +276,20 @@ def _validate_handler(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    from dmft.losses import get_loss
     from dmft.plotting import plot_validation
     from dmft.validate import validate
 
-    refuse_a(args, "validate", "its DMFT and finite-N sides run the plain loss")
+    a = loss_a(args)
+    loss = get_loss("phase_retrieval", a=a)
+    hessian_points = args.hessian_points
+    if hessian_points is None:
+        hessian_points = 5 if a is None else 0
     out = check_output("--out", args.out, folder=True)
     report = validate(args.alpha, args.N, m0=args.m0, t_max=args.t_max, eta=args.eta,
                       seeds=args.seeds, n_samples=args.n_samples, seed=args.seed,
-                      hessian_points=args.hessian_points, progress=not args.no_progress)
+                      hessian_points=hessian_points, progress=not args.no_progress,
+                      loss=loss, scheme=args.scheme)
     out.mkdir(parents=True, exist_ok=True)
     text = dumps_strict(json.loads(report.to_json()))
     (out / "validation.json").write_text(text)
