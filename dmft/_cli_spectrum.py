@@ -28,13 +28,15 @@ def _thresholds_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--peak", action="store_true",
                    help="also locate where nu_e first shows a separate peak (slow, minutes)")
     p.add_argument("--json", action="store_true", help="print a JSON document on stdout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
 def _thresholds_handler(args: argparse.Namespace) -> int:
     from dmft.thresholds import thresholds_summary
 
     a = loss_a(args)
-    out = thresholds_summary(m=args.m, separate_peak=args.peak, a=a)
+    out = thresholds_summary(m=args.m, separate_peak=args.peak, a=a,
+                             progress=not args.no_progress)
     if args.json:
         emit_json(out)
     elif a is not None:
