@@ -382,7 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="dmft",
         description="DMFT, Hessian spectra and finite-N simulations of spherical gradient "
-        "descent in real phase retrieval.",
+        "descent in real phase retrieval. Equation tags (E1, D3, H6, T1, ...) refer to "
+        "docs/THEORY.md of the repository.",
     )
     parser.add_argument("--version", action="version", version=f"dmft {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
