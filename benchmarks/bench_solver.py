@@ -41,6 +41,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from dmft._kernels import response_row, response_row_reference
+from dmft._march import _advance_h_reference, _qr_append_reference
 
 KERNELS = {"blocked": response_row, "reference": response_row_reference}
 # (label, alpha, m0, dt, n_steps, n_samples, n_response)
@@ -52,34 +53,6 @@ ISSUE_CASES = [("issue-a", 3.0, 0.1, 0.02, 250, 98_568, 20_000),
 # march before issue 15 (four-pass Gram-Schmidt, path update with temporaries)
 # (a third field fixes n_groups, e.g. "blocked/fast/4"; default: the solver's)
 VARIANTS = ["blocked/fast", "blocked/reference", "reference/reference"]
-
-
-def _qr_append_reference(Q, Rq, n, v):
-    """Pre-issue-15 ``_qr_append``: two full classical Gram-Schmidt passes (4 over Q)."""
-    coeffs = np.zeros(n)
-    if n:
-        for _ in range(2):
-            c = Q[:n] @ v
-            v = v - c @ Q[:n]
-            coeffs += c
-    norm = float(np.sqrt(v @ v))
-    Rq[:n, n] = coeffs
-    if norm > 1e-12 * float(np.sqrt(coeffs @ coeffs + norm * norm)):
-        Rq[n, n], Q[n] = norm, v / norm
-    else:
-        Rq[n, n], Q[n] = 0.0, 0.0
-
-
-def _advance_h_reference(self, n, f, K, nrm):
-    """Pre-issue-15 path update (temporaries of size S, noise by ``np.repeat``)."""
-    import dmft._march as march_module
-
-    dt, h = self.dt, self.H[n]
-    self.Z[n] = march_module._stratified_normal(self.S // 2, self.rng)
-    eta = np.repeat(self.Rq[: n + 1, n] @ self.Z[: n + 1], 2)
-    memory = dt * (K @ self.H[:n]) if n else 0.0
-    grad = self.loc[n] * h + memory + f + self.rho[n] * self.h_star - eta
-    self.H[n + 1] = (h - dt * grad) / nrm
 
 
 def _child(case: list, variant: str) -> None:

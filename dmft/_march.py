@@ -82,6 +82,36 @@ def _qr_append(Q: np.ndarray, Rq: np.ndarray, n: int, v: np.ndarray) -> None:
 _ENERGY_RISE = 0.1  # tolerated rise of e(t) above its running minimum, in units of e(0)
 
 
+def _qr_append_reference(Q, Rq, n, v):
+    """Reference path of :func:`_qr_append` (the step before issue 15: two full
+    classical Gram-Schmidt passes, four reads of Q), kept for the equality test and
+    ``benchmarks/bench_solver.py``."""
+    coeffs = np.zeros(n)
+    if n:
+        for _ in range(2):
+            c = Q[:n] @ v
+            v = v - c @ Q[:n]
+            coeffs += c
+    norm = float(np.sqrt(v @ v))
+    Rq[:n, n] = coeffs
+    if norm > 1e-12 * float(np.sqrt(coeffs @ coeffs + norm * norm)):
+        Rq[n, n], Q[n] = norm, v / norm
+    else:
+        Rq[n, n], Q[n] = 0.0, 0.0
+
+
+def _advance_h_reference(self, n, f, K, nrm):
+    """Reference path of :meth:`_March._advance_h` (before issue 15: temporaries of size
+    S, noise by ``np.repeat``); same arguments, to be set on the class."""
+    dt, h = self.dt, self.H[n]
+    self.Z[n] = _stratified_normal(self.S // 2, self.rng)
+    eta = np.repeat(self.Rq[: n + 1, n] @ self.Z[: n + 1], 2)
+    memory = dt * (K @ self.H[:n]) if n else 0.0
+    grad = self.loc[n] * h + memory + f + self.rho[n] * self.h_star - eta
+    self.H[n + 1] = (h - dt * grad) / nrm
+
+
+
 class _March:
     """State of the forward march; ``step(n)`` completes time ``t_n`` and advances h."""
 

@@ -13,7 +13,12 @@ import pytest
 
 from dmft import _march, cli, solver
 from dmft._kernels import response_row
-from dmft._march import _qr_append, _stratified_normal
+from dmft._march import (
+    _advance_h_reference,
+    _qr_append,
+    _qr_append_reference,
+    _stratified_normal,
+)
 from dmft.solver import Solution, solve
 
 
@@ -127,32 +132,6 @@ def test_incremental_qr_stays_orthonormal_for_nearly_collinear_forces():
     assert np.all(np.diag(Rq) > 0)
     np.testing.assert_allclose(Q @ Q.T, np.eye(T), atol=1e-13)
     np.testing.assert_allclose(Q.T @ Rq, F.T, atol=1e-12)
-
-
-def _qr_append_reference(Q, Rq, n, v):
-    """The factorisation step before issue 15: two full classical Gram-Schmidt passes."""
-    coeffs = np.zeros(n)
-    if n:
-        for _ in range(2):
-            c = Q[:n] @ v
-            v = v - c @ Q[:n]
-            coeffs += c
-    norm = float(np.sqrt(v @ v))
-    Rq[:n, n] = coeffs
-    if norm > 1e-12 * float(np.sqrt(coeffs @ coeffs + norm * norm)):
-        Rq[n, n], Q[n] = norm, v / norm
-    else:
-        Rq[n, n], Q[n] = 0.0, 0.0
-
-
-def _advance_h_reference(self, n, f, K, nrm):
-    """The path update before issue 15 (temporaries, noise by np.repeat)."""
-    dt, h = self.dt, self.H[n]
-    self.Z[n] = _stratified_normal(self.S // 2, self.rng)
-    eta = np.repeat(self.Rq[: n + 1, n] @ self.Z[: n + 1], 2)
-    memory = dt * (K @ self.H[:n]) if n else 0.0
-    grad = self.loc[n] * h + memory + f + self.rho[n] * self.h_star - eta
-    self.H[n + 1] = (h - dt * grad) / nrm
 
 
 def test_fast_march_reproduces_reference_path(monkeypatch):
