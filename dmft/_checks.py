@@ -56,3 +56,11 @@ def finite_array(name: str, values, ndim: int | None = None) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains non-finite values")
     return arr
+
+
+def n_steps(t_max: float, step: float) -> int:
+    """Steps of size ``step`` to reach ``t_max``: ``ceil(t_max / step)``, the ratio taken to a
+    relative 1e-9 (so rounding in ``t_max = k * step`` does not add a step); at least 1. The
+    run ends at ``n_steps * step >= t_max``. The one rule of the solver (``dt``) and the
+    simulator (``eta``)."""
+    return max(1, math.ceil(t_max / step * (1.0 - 1e-9)))

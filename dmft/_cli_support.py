@@ -148,14 +148,17 @@ def refuse_a(args: argparse.Namespace, command: str, why: str) -> None:
                          "omit --a (or give --a inf) for the plain loss")
 
 
-def count_or_all(text: str) -> int | None:
-    """An option value that is a positive count or ``all`` (None: every path)."""
+def count_or_all(text: str) -> int | str | None:
+    """An option value that is a count, ``all`` (None: every path) or ``auto`` (kept)."""
     if text.strip().lower() == "all":
         return None
+    if text.strip().lower() == "auto":
+        return "auto"
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a count or 'all', got {text!r}") from None
+        msg = f"expected a count, 'all' or 'auto', got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 def save_plot(path: str, function: str, *plot_args) -> str:

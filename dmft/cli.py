@@ -178,9 +178,10 @@ def _solve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dt", type=float, default=0.02, help="time step (default 0.02)")
     p.add_argument("--n-samples", type=int, default=10_000,
                    help="population size S (default 1e4)")
-    p.add_argument("--n-response", type=count_or_all, default=2000,
-                   help="paths used for the response kernel M_R, or 'all' (default 2000; "
-                   "use 'all' for l_a, whose response tail no label stratum catches)")
+    p.add_argument("--n-response", type=count_or_all, default="auto",
+                   help="paths used for the response kernel M_R, 'all', or 'auto' (default: "
+                   "2000 for the plain loss, all for l_a, whose response tail no label "
+                   "stratum catches)")
     p.add_argument("--scheme", choices=("explicit", "prox"), default="explicit",
                    help="step of the march: 'explicit' projected gradient step (default), "
                    "or 'prox', the step on the Moreau envelope of the loss, stable at "

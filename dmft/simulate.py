@@ -54,7 +54,6 @@ __all__ = [
     "hessian_extremes",
     "lambda_max_lower_bound",
     "make_problem",
-    "n_steps_for",
     "riemannian_gradient",
     "riemannian_hessian_dense",
     "riemannian_hessian_matvec",
@@ -173,13 +172,6 @@ class _Block:
 # --------------------------------------------------------------------------------------------
 
 
-def n_steps_for(t_max: float, eta: float) -> int:
-    """Number of steps to reach ``t_max``: ``ceil(t_max / eta)``, with a tolerance of 1e-9
-    steps (``t_max`` may exceed ``k * eta`` by 1e-9 ``eta`` from rounding). The run ends at
-    ``n_steps * eta >= t_max``. Same rule as :func:`dmft.solver.solve` (its ``dt``)."""
-    return max(1, int(math.ceil(t_max / eta - 1e-9)))
-
-
 @dataclass(frozen=True)
 class _Settings:
     """Validated parameters of :func:`simulate` and the step counts derived from them."""
@@ -209,7 +201,7 @@ class _Settings:
 
     @property
     def n_steps(self) -> int:
-        return n_steps_for(self.t_max, self.eta)
+        return checks.n_steps(self.t_max, self.eta)
 
     @property
     def runs(self) -> int:
@@ -478,7 +470,7 @@ def simulate(
         Initial overlap, as in :func:`make_problem` (None: uniformly random starts).
     t_max : float
         Final time (> 0). The run makes ``n_steps = ceil(t_max / eta)`` steps (tolerance 1e-9
-        steps, :func:`n_steps_for`, the rule of :func:`dmft.solver.solve`) and ends at
+        steps, :func:`dmft._checks.n_steps`, the rule of :func:`dmft.solver.solve`) and ends at
         ``n_steps * eta >= t_max``; e.g. ``t_max = 0.025, eta = 0.01`` ends at 0.03.
     eta : float or None
         Step size (> 0). None (default): ``min(0.01, 0.5 / lambda_max, 0.25 / |mu|, t_max)``

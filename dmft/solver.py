@@ -103,6 +103,7 @@ from dmft.solution import Solution, SolveStatus
 __all__ = ["Scheme", "Solution", "SolveStatus", "solve"]
 
 Scheme = Literal["explicit", "prox"]
+_N_RESPONSE_PLAIN = 2000  # response paths of the plain loss by default (n_response="auto")
 
 
 
@@ -134,7 +135,7 @@ def solve(
     *,
     loss: str | Loss = "phase_retrieval",
     noise: float = 0.0,
-    n_response: int | None = 2000,
+    n_response: int | None | Literal["auto"] = "auto",
     sample_times=None,
     n_groups: int = 4,
     c_diag_tol: float = 0.25,
@@ -164,9 +165,10 @@ def solve(
         Per-sample loss (E4), default phase retrieval with labels ``y = h*^2``.
     noise : float
         Variance Delta of Gaussian label noise (E2).
-    n_response : int or None
+    n_response : int, None or "auto"
         Paths used for the response kernel M_R (stratified, see module docstring); None
-        uses all. Cost grows as ``n_response * T^3``. For l_a (E4a) use None: its response
+        uses all; ``"auto"`` (default): 2000 for the plain loss, all paths for l_a (E4a).
+        Cost grows as ``n_response * T^3``. For l_a all paths are needed: its response
         tail lives in the stiff paths (small y and large h), which no label stratum catches
         (a = 0.01, alpha = 6, S = 16000, t = 0.1: s.e. of m 0.028 with 2000 paths, 0.034
         with the smallest-y stratum, 0.002 with all).
@@ -219,7 +221,12 @@ def solve(
     noise = _checks.finite("noise", noise)
     if noise < 0:
         raise ValueError(f"noise variance must be >= 0, got {noise}")
-    n_steps = max(1, math.ceil(t_max / dt * (1.0 - 1e-9)))
+    n_steps = _checks.n_steps(t_max, dt)
+    if isinstance(n_response, str):
+        if n_response != "auto":
+            raise ValueError(f"n_response must be a count, None (all paths) or 'auto', got "
+                             f"{n_response!r}")
+        n_response = None if loss.a is not None else _N_RESPONSE_PLAIN
     n_resp = S if n_response is None else _checks.integer("n_response", n_response, 2)
     n_resp = max(2, n_resp // n_groups)
     _memory.check_fits(f"solve(t_max={t_max:g}, dt={dt:g}, n_samples={S})",

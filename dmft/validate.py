@@ -127,8 +127,9 @@ def validate(alpha: float, N: int, m0: float = 0.3, t_max: float = 2.0, eta: flo
     progress : bool
         Progress bars on stderr.
     loss : str or Loss
-        Per-sample loss of both sides (E4, or l_a of E4a). For l_a the DMFT's response
-        kernel uses all paths (THEORY section 6) and the Hessian rows are refused: the
+        Per-sample loss of both sides (E4, or l_a of E4a; the DMFT's response kernel then
+        uses all paths, ``solve``'s default, THEORY section 6). For l_a the Hessian rows
+        are refused: the
         finite-N picture H8 needs an unbounded lower tail of z, which l_a does not have.
     scheme : {"explicit", "prox"}
         ``"prox"``: both sides take the step on the Moreau envelope of the loss (E5p): the
@@ -153,8 +154,7 @@ def validate(alpha: float, N: int, m0: float = 0.3, t_max: float = 2.0, eta: flo
                    check_eta=scheme == "explicit")
     t_hess = np.asarray(sim.hessian_t, float)
     sol = solve(alpha, m0, t_max, dt=eta, n_samples=n_samples, seed=seed, progress=progress,
-                sample_times=t_hess if t_hess.size else None, loss=loss, scheme=scheme,
-                n_response=None if loss.a is not None else 2000)
+                sample_times=t_hess if t_hess.size else None, loss=loss, scheme=scheme)
     T = min(sol.t.size, sim.t.size)
     if not np.allclose(sol.t[:T], sim.t[:T]):
         raise RuntimeError("DMFT and simulation time grids differ; use record_every=None")

@@ -415,3 +415,20 @@ def test_metadata_complete_and_warns_on_partial_runs(tmp_path):
     with pytest.warns(RuntimeWarning, match="did not reach t_max"):
         back = Solution.load(path)
     assert back.status == -1 and back.metadata["seed"] == 7
+
+
+def test_response_paths_default_by_loss():
+    """n_response="auto": l_a uses every path (its response tail lives in stiff paths no
+    label stratum catches, THEORY 6), the plain loss a stratified subset of 2000; "auto"
+    is then the same run as the explicit choice."""
+    from dmft.losses import get_loss
+
+    la = get_loss("phase_retrieval", a=1.0)
+    auto = solve(4.0, 0.3, 0.06, dt=0.02, n_samples=3000, seed=2, loss=la)
+    every = solve(4.0, 0.3, 0.06, dt=0.02, n_samples=3000, seed=2, loss=la, n_response=None)
+    assert auto.metadata["n_response"] == auto.metadata["n_samples"]
+    np.testing.assert_array_equal(auto.m, every.m)
+    plain = solve(4.0, 0.3, 0.06, dt=0.02, n_samples=3000, seed=2)
+    assert plain.metadata["n_response"] == 2000
+    with pytest.raises(ValueError, match="n_response"):
+        solve(4.0, 0.3, 0.06, n_samples=3000, n_response="most")
