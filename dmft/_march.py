@@ -10,6 +10,7 @@ import os
 import numpy as np
 from scipy.special import ndtri
 
+from dmft._farfield import FarField, response_row_far
 from dmft._kernels import response_row
 
 
@@ -79,6 +80,7 @@ def _qr_append(Q: np.ndarray, Rq: np.ndarray, n: int, v: np.ndarray) -> None:
 # as the groups shrink, which the spread between groups does not see (measured, alpha = 3,
 # m0 = 0.3, dt = 0.02, S = 4e4, seeds 7-9: m(5) = 0.94, 0.86, 0.94 with 4 groups, 0.80,
 # 0.77, 0.78 with 8, sems 0.02-0.08; half of the 5000-path groups stalled at m ~ 0.65)
+_RISE_WINDOW = 10  # steps before an energy rise searched for the stiffest path
 _ENERGY_RISE = 0.1  # tolerated rise of e(t) above its running minimum, in units of e(0)
 
 
@@ -115,7 +117,7 @@ def _advance_h_reference(self, n, f, K, nrm):
 class _March:
     """State of the forward march; ``step(n)`` completes time ``t_n`` and advances h."""
 
-    def __init__(self, alpha, m0, dt, n_steps, S, loss, noise, n_resp, rng):
+    def __init__(self, alpha, m0, dt, n_steps, S, loss, noise, n_resp, rng, response_tol=0.0):
         self.alpha, self.dt, self.loss, self.rng = alpha, dt, loss, rng
         self.S = S
         T = n_steps + 1
@@ -136,6 +138,7 @@ class _March:
         self.Rq = np.zeros((T, T))
         self.resp_idx, self.resp_w = _response_subset(y, n_resp, rng)
         self.FP = np.zeros((self.resp_idx.size, T))
+        self.far = FarField(T, response_tol) if response_tol > 0 else None
         self.n_chunks = max(1, 4 * (os.cpu_count() or 1))
         self.C = np.zeros((T, T))
         self.R = np.zeros((T, T))
@@ -149,7 +152,7 @@ class _March:
         self.m, self.mu, self.mu_constraint, self.e, self.loc, self.rho = np.zeros((6, T))
         self.m[0] = m0
         self.n_done = 0
-        self.rate0 = math.nan  # M_R^loc + max f' at t = 0: the stiffest local rate
+        self.rate_max = np.full(T, math.nan)  # M_R^loc + max f': the stiffest local rate
 
     def step(self, n: int, c_diag_tol: float) -> str:
         """Observables and kernels at t_n, then h, m, R, C at t_{n+1}; '' or a failure."""
@@ -161,15 +164,17 @@ class _March:
         self.mu[n] = alpha * (f @ h) / self.S
         drift = alpha * (f @ hs) / self.S
         self.loc[n] = alpha * np.mean(fp)
-        if n == 0:
-            self.rate0 = float(self.loc[0] + np.max(fp))
+        self.rate_max[n] = self.loc[n] + np.max(fp)
         self.e[n] = np.mean(loss.l(h, y))
         # M_C row (D3) through the incremental QR of the force history
         _qr_append(self.Q, self.Rq, n, np.sqrt(alpha / self.S) * f)
         Mrow = self.Rq[: n + 1, : n + 1].T @ self.Rq[: n + 1, n]
         # M_R regular row (D3) by the adjoint sweep
         self.FP[:, n] = fp[self.resp_idx]
-        if n > 0:
+        if n > 0 and self.far is not None:
+            self.K[n, :n] = alpha * response_row_far(n, dt, self.RT, self.FP, self.resp_w,
+                                                     self.far)
+        elif n > 0:
             self.K[n, :n] = alpha * response_row(n, dt, self.RT, self.FP, self.resp_w,
                                                  self.n_chunks)
         K = self.K[n, :n]
@@ -265,15 +270,39 @@ class _March:
                     "n_samples")
         e_min = float(np.min(self.e[: n + 1]))
         if self.e[n] > e_min + _ENERGY_RISE * self.e[0]:
-            # a stable descent step never raises the loss; measured: alpha = 12, dt = 0.04
-            # oscillates (period 2) and mu runs from 24 to 140 by t = 1 (dt = 0.02 is fine)
-            return (f"the energy rose from {e_min:.4g} to {self.e[n]:.4g} at t={t:.4g} "
-                    f"(step {n}): the explicit step dt={self.dt} is unstable at "
-                    f"alpha={self.alpha:g} (like eta lambda_max > 2 at finite N); reduce dt")
+            # a stable descent step never raises the loss
+            return self._energy_rise(n, e_min, math.sqrt(norm2))
         if abs(self.C[n, n] - 1.0) > c_diag_tol:
             return (f"C(t,t) drifted to {self.C[n, n]:.4g} at t={t:.4g} (step {n}), beyond "
                     f"c_diag_tol={c_diag_tol}; reduce dt or raise n_samples")
         return ""
+
+    def _energy_rise(self, n: int, e_min: float, nrm: float) -> str:
+        """Failure message for a rise of e(t), saying whether the step or the noise did it.
+
+        A path's linearised step is ``h -> (1 - dt r) h / nrm`` with local rate ``r =
+        M_R^loc + f'(h)`` (D3); it oscillates with growing amplitude iff ``dt r - 1 > nrm``
+        (the N = inf form of ``eta lambda_max > 2``). When even the stiffest path is inside
+        that bound, the explicit step is stable and the rise is Monte Carlo feedback of the
+        kernels of a finite sub-population (issue 15: alpha = 3, m0 = 0.3, dt = 0.02, where
+        N = 2000 gradient descent with the same step is stable). Measured: alpha = 12,
+        dt = 0.04 oscillates (period 2) with dt r - 1 ~ 1.4 > nrm (step).
+        """
+        t, dt = n * self.dt, self.dt
+        rise = (f"the energy rose from {e_min:.4g} to {self.e[n]:.4g} at t={t:.4g} "
+                f"(step {n})")
+        rates = self.rate_max[max(0, n - _RISE_WINDOW): n + 1]
+        k = int(np.argmax(rates))
+        over = dt * rates[k] - 1.0
+        if over > nrm:
+            return (f"{rise}: the explicit step dt={dt} is unstable at alpha={self.alpha:g} "
+                    f"(stiffest path: dt (M_R^loc + max f') - 1 = {over:.3g} > |step norm| "
+                    f"{nrm:.3g}, like eta lambda_max > 2 at finite N); reduce dt below "
+                    f"{(1.0 + nrm) / rates[k]:.3g}")
+        return (f"{rise}, with a stable step (stiffest path: dt (M_R^loc + max f') - 1 = "
+                f"{over:.3g} <= |step norm| {nrm:.3g}): Monte Carlo feedback of the kernels "
+                f"of a sub-population of {self.S} paths, not the step; raise n_samples (or "
+                "n_response), or use fewer n_groups")
 
     def _advance_R(self, n: int, K: np.ndarray, nrm: float) -> None:
         """D7 for the step: R(t_{n+1}, t_j), j < n, and R(t_{n+1}, t_n) = 1 / |.|."""
@@ -285,3 +314,5 @@ class _March:
         R[n + 1, n] = 1.0 / nrm
         R[n + 1, n + 1] = 1.0
         self.RT[: n + 2, n + 1] = R[n + 1, : n + 2]
+        if self.far is not None:
+            self.far.add_column(R[n + 1, : n + 1], n + 1)
