@@ -1,8 +1,9 @@
 """Benchmark of the DMFT solver and of its response kernel (issue 15).
 
-One run prints, side by side, the blocked response kernel (``dmft._kernels.response_row``)
-and the scalar adjoint sweep it replaces (``response_row_reference``, kept as the reference
-path):
+One run prints, side by side, the far-field response kernel (``dmft._farfield``, the
+default ``solve(response_tol=1e-10)``), the exact blocked kernel
+(``dmft._kernels.response_row``, ``response_tol=0``) and the scalar adjoint sweep both
+replace (``response_row_reference``, kept as the reference path):
 
 1. the machine's DGEMM rate (2000 x 2000 ``matmul``, 1 and 2 BLAS threads, threadpoolctl);
 2. the kernel alone over a whole march: the rows ``n = 1 .. T-1`` on synthetic inputs
@@ -15,7 +16,8 @@ path):
    pre-issue-15 four-pass Gram-Schmidt and path update, monkeypatched in a fresh
    subprocess per run, so the peak memory is its own): wall time, time inside the kernel,
    peak resident memory. The default cases are those of the README table; with
-   ``--issue`` also the two cases of issue 15; ``--cases`` picks cases by label and
+   ``--issue`` also the cases of issue 15 (T = 250, 1000, 2000, 5000: pick variants, the
+   dense kernels at T = 5000 take hours); ``--cases`` picks cases by label and
    ``--variants`` the kernel/march pairs;
 4. the time of a deliberately naive reference for the response kernel M_R: the forward
    Volterra recursion of THEORY D3, ``chi(t,s) = -R(t,s) f'(s) - int R(t,tau) f'(tau)
@@ -40,19 +42,26 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from dmft._farfield import response_row_far
 from dmft._kernels import response_row, response_row_reference
 from dmft._march import _advance_h_reference, _qr_append_reference
 
-KERNELS = {"blocked": response_row, "reference": response_row_reference}
+KERNELS = {"blocked": response_row, "reference": response_row_reference,
+           "far": response_row_far}
+# response_tol of solve per kernel: the far field (1e-10, the default) or the exact dense
+# kernels (0)
+RESPONSE_TOL = {"blocked": 0.0, "reference": 0.0, "far": 1e-10}
 # (label, alpha, m0, dt, n_steps, n_samples, n_response)
 README_CASES = [(f"readme-{T}", 3.0, 0.3, 0.01, T, S, 2_000)
                 for S, T in [(2_000, 200), (10_000, 500), (10_000, 1_000)]]
 ISSUE_CASES = [("issue-a", 3.0, 0.1, 0.02, 250, 98_568, 20_000),
-               ("issue-b", 3.0, 0.1, 0.02, 1_000, 10_000, 2_000)]
+               ("issue-b", 3.0, 0.1, 0.02, 1_000, 10_000, 2_000),
+               ("issue-T2000", 3.0, 0.1, 0.02, 2_000, 10_000, 2_000),
+               ("issue-T5000", 3.0, 0.1, 0.02, 5_000, 10_000, 2_000)]
 # kernel / march pairs of the solver table: "fast" is the current march, "reference" the
 # march before issue 15 (four-pass Gram-Schmidt, path update with temporaries)
 # (a third field fixes n_groups, e.g. "blocked/fast/4"; default: the solver's)
-VARIANTS = ["blocked/fast", "blocked/reference", "reference/reference"]
+VARIANTS = ["far/fast/4", "blocked/fast/4", "blocked/reference/4", "reference/reference/4"]
 
 
 def _child(case: list, variant: str) -> None:
@@ -76,12 +85,16 @@ def _child(case: list, variant: str) -> None:
         spent["response"] += time.perf_counter() - t0
         return out
 
-    march_module.response_row = timed
+    if kernel == "far":
+        march_module.response_row_far = timed
+    else:
+        march_module.response_row = timed
+    tol = RESPONSE_TOL[kernel]
     solver_module.solve(3.0, 0.3, 4 * dt, dt=dt, n_samples=400, seed=0)  # compile first
     spent["response"] = 0.0
     t0 = time.perf_counter()
     sol = solver_module.solve(alpha, m0, n_steps * dt, dt=dt, n_samples=S, n_response=S_R,
-                              seed=0, n_groups=n_groups)
+                              seed=0, n_groups=n_groups or 4, response_tol=tol)
     wall = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"wall": wall, "response": spent["response"], "peak_mb": peak_mb,

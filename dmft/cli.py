@@ -170,6 +170,17 @@ COMMANDS.append(
 # --- solve ---------------------------------------------------------------------------------
 
 
+def _groups(text: str) -> int | str:
+    """``--n-groups``: an integer or 'auto'."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or 'auto', got {text!r}") \
+            from None
+
+
 def _solve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=float, required=True, help="sample ratio M/N (E1)")
     p.add_argument("--m0", type=float, required=True, help="initial overlap m(0) in (-1, 1)")
@@ -180,15 +191,16 @@ def _solve_arguments(p: argparse.ArgumentParser) -> None:
                    help="population size S (default 1e4)")
     p.add_argument("--n-response", type=count_or_all, default="auto",
                    help="paths used for the response kernel M_R, 'all', or 'auto' (default: "
-                   "2000 for the plain loss, all for l_a, whose response tail no label "
-                   "stratum catches)")
+                   "all; a subset is faster but biases small groups where the dynamics is "
+                   "sensitive)")
     p.add_argument("--scheme", choices=("explicit", "prox"), default="explicit",
                    help="step of the march: 'explicit' projected gradient step (default), "
                    "or 'prox', the step on the Moreau envelope of the loss, stable at "
                    "~10x larger dt for l_a (THEORY E5p)")
-    p.add_argument("--n-groups", type=int, default=4,
-                   help="independent sub-populations for standard errors (default 4; more, "
-                   "smaller groups bias the march where the dynamics is sensitive)")
+    p.add_argument("--n-groups", type=_groups, default="auto",
+                   help="independent sub-populations for standard errors, or 'auto' "
+                   "(default: 8, i.e. 7 degrees of freedom, when each gets >= 1000 paths, "
+                   "else 4; groups of a few hundred paths can blow up from kernel noise)")
     p.add_argument("--sample-times", type=float, nargs="+", default=None,
                    help="times at which to keep the effective-process samples, for "
                    "`dmft spectrum --solution --times` (default: 0, t_max/2, t_max)")

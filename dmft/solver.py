@@ -54,7 +54,7 @@ share everything but the sign of the teacher field, which cancels the O(1) noise
 drawn by Latin-hypercube stratification (marginally exact, less noisy moments).
 
 Monte Carlo errors: the population is split into ``n_groups`` independent
-sub-populations (4 by default, with at least 500 paths each), each a complete DMFT with
+sub-populations (8 by default), each a complete DMFT with
 its own kernels, marched in lockstep. Returned curves and kernels are their means;
 ``m_sem``, ``e_sem`` and ``mu_sem`` are the standard errors of those means (``n_groups -
 1`` degrees of freedom; the group curves are kept as ``m_groups`` etc.), so they include
@@ -103,7 +103,9 @@ from dmft.solution import Solution, SolveStatus
 __all__ = ["Scheme", "Solution", "SolveStatus", "solve"]
 
 Scheme = Literal["explicit", "prox"]
-_N_RESPONSE_PLAIN = 2000  # response paths of the plain loss by default (n_response="auto")
+# n_groups="auto": this many groups when each gets _GROUP_PATHS paths, else _GROUPS_MIN
+# (groups of 125-500 paths blew up from kernel noise at dt = 0.02, alpha = 3-12)
+_GROUPS_MAX, _GROUPS_MIN, _GROUP_PATHS = 8, 4, 1000
 
 
 
@@ -118,6 +120,11 @@ def _validate(alpha, m0, t_max, dt, n_samples, n_groups, c_diag_tol):
     dt = _checks.positive("dt", dt)
     if dt > t_max:
         raise ValueError(f"dt={dt} exceeds t_max={t_max}")
+    if isinstance(n_groups, str):
+        if n_groups != "auto":
+            raise ValueError(f"n_groups must be an integer >= 2 or 'auto', got {n_groups!r}")
+        size = _checks.integer("n_samples", n_samples, 4)
+        n_groups = _GROUPS_MAX if size >= _GROUPS_MAX * _GROUP_PATHS else _GROUPS_MIN
     n_groups = _checks.integer("n_groups", n_groups, 2)
     n_samples = _checks.integer("n_samples", n_samples, 2 * n_groups)
     block = 2 * n_groups
@@ -137,7 +144,7 @@ def solve(
     noise: float = 0.0,
     n_response: int | None | Literal["auto"] = "auto",
     sample_times=None,
-    n_groups: int = 4,
+    n_groups: int | Literal["auto"] = "auto",
     c_diag_tol: float = 0.25,
     progress: bool = False,
     scheme: Scheme = "explicit",
@@ -167,26 +174,31 @@ def solve(
     noise : float
         Variance Delta of Gaussian label noise (E2).
     n_response : int, None or "auto"
-        Paths used for the response kernel M_R (stratified, see module docstring); None
-        uses all; ``"auto"`` (default): 2000 for the plain loss, all paths for l_a (E4a).
-        Cost grows as ``n_response * T^3``. For l_a all paths are needed: its response
-        tail lives in the stiff paths (small y and large h), which no label stratum catches
-        (a = 0.01, alpha = 6, S = 16000, t = 0.1: s.e. of m 0.028 with 2000 paths, 0.034
-        with the smallest-y stratum, 0.002 with all).
+        Paths used for the response kernel M_R (stratified, see module docstring); None or
+        ``"auto"`` (default) use all paths. A subset is a speed knob with a bias: where the
+        dynamics is sensitive, sub-populations with few response paths are biased (issue
+        15, alpha = 3, m0 = 0.3, dt = 0.02, S = 4e4, 3 seeds: m(5) = 0.79 +- 0.01 with 8
+        groups and 2000 response paths, against 0.88 +- 0.03 with all paths and 0.86 +-
+        0.04 with 4 groups and all paths; N = 2000 gradient descent: 0.91 +- 0.02). For l_a
+        all paths are needed: its response tail lives in the stiff paths (small y and large
+        h), which no label stratum catches (a = 0.01, alpha = 6, S = 16000, t = 0.1: s.e. of
+        m 0.028 with 2000 paths, 0.034 with the smallest-y stratum, 0.002 with all). Cost
+        grows as ``n_response T^2 (r log T + 128)`` with the far field (``response_tol``).
     sample_times : sequence of float, optional
         Times at which to keep the effective-process samples (default: 0, t_max/2, t_max).
-    n_groups : int or None
+    n_groups : int or "auto"
         Independent sub-populations of ``S / n_groups`` paths, each a complete DMFT with its
         own kernels; the returned curves are their mean and ``*_sem`` their standard error
         (so kernel noise fed back through the dynamics is included), with ``n_groups - 1``
-        degrees of freedom. More groups give more degrees of freedom but smaller
-        sub-DMFTs, whose finite-population bias grows where the dynamics is sensitive
-        (measured: m(5) at alpha = 3, m0 = 0.3, S = 4e4 fell by 0.15 from 4 to 8 groups,
-        and groups of 125-250 paths made the march blow up at dt = 0.02), hence the
-        default 4. The per-path work is shared (the groups split the S paths) but the
-        ``T x T`` kernels and their O(T^2)-per-step products are per group: measured, 8
-        groups against 4 at S = 1e4, S_R = 2000, T = 1000: 1.33x the time and 906
-        against 664 MB; at S = 98568, T = 250: no extra time.
+        degrees of freedom. ``"auto"`` (default): 8 groups (7 degrees of freedom) when each
+        has at least 1000 paths (``n_samples >= 8000``), else 4. Measured with all response
+        paths (``benchmarks/coverage.py``, alpha = 3, m0 = 0.3, 40 seeds of S = 4000 against
+        S = 1e5): 93.8 % of |z| < 2 over m and e at t = 0.5-2, against 91.4 % expected for
+        Student's t with 7 dof; with 2000 response paths 8 groups are biased (see
+        ``n_response``). Groups of a few hundred paths can blow up from kernel noise
+        (the failure message says so). The per-path work is shared but the ``T x T``
+        kernels and their O(T^2)-per-step products are per group (8 groups against 4 at
+        S = 1e4, S_R = 2000, T = 1000: 1.33x the time, 906 against 664 MB).
     c_diag_tol : float
         Stop when ``|C(t,t) - 1|`` exceeds this (> 0).
     progress : bool
@@ -238,7 +250,7 @@ def solve(
         if n_response != "auto":
             raise ValueError(f"n_response must be a count, None (all paths) or 'auto', got "
                              f"{n_response!r}")
-        n_response = None if loss.a is not None else _N_RESPONSE_PLAIN
+        n_response = None
     n_resp = S if n_response is None else _checks.integer("n_response", n_response, 2)
     n_resp = max(2, n_resp // n_groups)
     _memory.check_fits(f"solve(t_max={t_max:g}, dt={dt:g}, n_samples={S})",
@@ -270,6 +282,8 @@ def solve(
             "n_groups": n_groups, "c_diag_tol": c_diag_tol, "response_tol": response_tol,
             "antithetic": True,
             "stratified": True, "dmft_version": __version__}
+    if marches[0].far is not None:
+        meta["response_ranks"] = _far_ranks(marches)
     status = "interrupted" if interrupted else (-1 if failure else 0)
     return _combine(marches, status, failure, sample_idx, t, alpha, dt, loss, meta)
 
@@ -312,6 +326,18 @@ def _march_all(marches, n_steps, c_diag_tol, alpha, progress) -> tuple[str, bool
         n_done = min(mc.n_done for mc in marches)
         return f"interrupted (KeyboardInterrupt) at t={(n_done - 1) * marches[0].dt:.4g}", True
     return failure, False
+
+
+def _far_ranks(marches) -> dict[str, int]:
+    """{block size: largest rank over the groups' far-field blocks of that size, -1 where
+    some block stayed dense} (``Solution.metadata["response_ranks"]``)."""
+    out: dict[str, int] = {}
+    for mc in marches:
+        for h, ranks in mc.far.ranks().items():
+            worst = -1 if -1 in ranks else max(ranks)
+            prev = out.get(str(h), 0)
+            out[str(h)] = -1 if -1 in (prev, worst) else max(prev, worst)
+    return out
 
 
 def _combine(marches, status, failure, sample_idx, t, alpha, dt, loss, meta) -> Solution:

@@ -225,6 +225,20 @@ def test_unstable_step_is_refused_at_start_and_reported_later():
     assert np.all(np.isfinite(late.e)) and 3 < late.t.size < 30
 
 
+def test_energy_rise_from_noise_is_told_from_a_step_instability():
+    """Issue 15: an energy rise with every path inside the step's stability bound is blamed
+    on Monte Carlo feedback, not on dt. Independent check of that diagnosis: the same dt
+    with a population 40x larger runs through (a step instability would not go away), and
+    the step case (alpha = 12, dt = 0.035, test above) names the step."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        small = solve(6.0, 0.1, 2.5, dt=0.02, n_samples=400, seed=0, n_groups=4)
+        large = solve(6.0, 0.1, 2.5, dt=0.02, n_samples=16_000, seed=0, n_groups=4)
+    assert small.status == -1 and "energy rose" in small.message
+    assert "Monte Carlo feedback" in small.message and "reduce dt" not in small.message
+    assert large.status == 0, large.message
+
+
 def test_save_load_round_trip(tmp_path, short_solution):
     path = short_solution.save(tmp_path / "sol")
     back = Solution.load(path)
@@ -418,9 +432,10 @@ def test_metadata_complete_and_warns_on_partial_runs(tmp_path):
 
 
 def test_response_paths_default_by_loss():
-    """n_response="auto": l_a uses every path (its response tail lives in stiff paths no
-    label stratum catches, THEORY 6), the plain loss a stratified subset of 2000; "auto"
-    is then the same run as the explicit choice."""
+    """n_response="auto": every path, for l_a (its response tail lives in stiff paths no
+    label stratum catches, THEORY 6) and for the plain loss (a 2000-path subset biased
+    8-group runs, issue 15); "auto" is then the same run as the explicit choice, and
+    n_groups="auto" gives 4 groups below 8000 paths and 8 from there."""
     from dmft.losses import get_loss
 
     la = get_loss("phase_retrieval", a=1.0)
@@ -429,6 +444,8 @@ def test_response_paths_default_by_loss():
     assert auto.metadata["n_response"] == auto.metadata["n_samples"]
     np.testing.assert_array_equal(auto.m, every.m)
     plain = solve(4.0, 0.3, 0.06, dt=0.02, n_samples=3000, seed=2)
-    assert plain.metadata["n_response"] == 2000
+    assert plain.metadata["n_response"] == plain.metadata["n_samples"]
+    assert plain.metadata["n_groups"] == 4
+    assert solve(4.0, 0.3, 0.04, n_samples=8000, seed=2).metadata["n_groups"] == 8
     with pytest.raises(ValueError, match="n_response"):
         solve(4.0, 0.3, 0.06, n_samples=3000, n_response="most")

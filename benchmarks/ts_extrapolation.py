@@ -1,0 +1,200 @@
+"""alpha_BBP_TS as t -> infinity from the late BBP margin (issue 15, THEORY T3).
+
+Part ``run`` (one background job per alpha, resumable): the DMFT from ``m0 = 0`` exactly
+(the m = 0 dynamics, which the antithetic pairs keep at m = 0 to round-off: no leaving of
+the linear regime, unlike ``m0 = 1e-10`` whose ``m0 G(t)`` reaches O(1) before t = 50 at
+alpha >= 12) to ``--t-max`` with ``--samples`` paths, the population's fields kept every
+``--every``; per time and per sub-population the BBP margin ``max S_PV`` of the Hessian law
+(H2, H6) of that group's samples, so every margin has a group standard error. Saved to
+``<out>/ts_alpha<alpha>.npz`` (``dmft._io``, atomic).
+
+Part ``fit``: per alpha, the margin on ``t >= --t-fit`` is fitted by the algebraic approach
+
+    margin(t) = margin_inf + b t^(-gamma)
+
+(weighted least squares, gamma on a grid in [0.25, 2] profiled, so gamma, b and margin_inf
+are all fitted). Why algebraic: below alpha_BBP_TS the dynamics ages among marginal states
+and one-time observables (e(t), the left edge, hence the margin) approach their threshold
+values as powers of t, with no time scale of their own (THEORY T3/T4: G grows as a power of
+t there); an exponential approach would need a gap, which marginal states do not have. The
+quoted error of margin_inf combines the fit's error and the change of margin_inf between
+``t >= t_fit`` and ``t >= 2 t_fit`` (the extrapolation's systematic). alpha_BBP_TS is the
+zero of margin_inf(alpha), by the weighted line through the bracketing alphas (as in
+:func:`dmft.bbp.alpha_bbp_ts`), and is printed with the finite-horizon values
+(the margin averaged over ``[t_max/2, t_max]``) for t_max = 10, 20, 50 to show the drift.
+``--plot`` writes the extrapolation figure (margin vs t^(-gamma) and margin_inf(alpha)).
+
+Run: ``python benchmarks/ts_extrapolation.py run --alpha 12 [--t-max 50 --samples 20000]``
+then ``python benchmarks/ts_extrapolation.py fit [--plot docs/figures/ts_extrapolation.png]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dmft import _io
+from dmft.losses import get_loss
+from dmft.solver import solve
+from dmft.spectrum import WeightLaw
+
+
+def _group_margins(sol, k: int, n_groups: int) -> np.ndarray:
+    """BBP margin of each sub-population's law at sample time index k (m = 0: g = h*)."""
+    loss = get_loss(sol.loss)
+    h, hs, y = sol.h_samples[k], sol.h_star, sol.y
+    size = h.size // n_groups
+    tk = float(sol.sample_times[k])
+    i = int(np.argmin(np.abs(sol.t - tk)))
+    out = np.empty(n_groups)
+    for g in range(n_groups):
+        sl = slice(g * size, (g + 1) * size)
+        z = loss.fp(h[sl], y[sl])
+        law = WeightLaw.from_samples(z, hs[sl] / np.sqrt(np.mean(hs[sl] ** 2)), sol.alpha,
+                                     float(sol.mu_groups[g, i]), 0.0, t=tk)
+        out[g] = law.outlier().margin
+    return out
+
+
+def run(args) -> None:
+    out = Path(args.out) / f"ts_alpha{args.alpha:g}.npz"
+    times = np.arange(0.0, args.t_max + 1e-9, args.every)
+    t0 = time.perf_counter()
+    sol = solve(args.alpha, 0.0, args.t_max, dt=args.dt, n_samples=args.samples,
+                seed=args.seed, sample_times=times, n_groups=args.groups, progress=True)
+    seconds = time.perf_counter() - t0
+    if sol.status != 0:
+        print(f"alpha={args.alpha:g}: the DMFT stopped: {sol.message} (keeping the part done)")
+    G = args.groups
+    ks = range(1, sol.sample_times.size)  # t = 0 is the exact law: no outlier sampling
+    margins = np.array([_group_margins(sol, k, G) for k in ks])
+    _io.save_npz(out, "ts_margin", {"t": sol.sample_times[1:], "margin_groups": margins,
+                       "e": sol.e, "mu": sol.mu, "t_solver": sol.t},
+                 {"alpha": args.alpha, "t_max": args.t_max, "dt": args.dt,
+                  "n_samples": args.samples, "seed": args.seed, "n_groups": G,
+                  "status": int(sol.status) if sol.status != "interrupted" else -2,
+                  "message": sol.message, "seconds": seconds,
+                  "response_tol": sol.metadata["response_tol"],
+                  "n_response": sol.metadata["n_response"]})
+    print(f"alpha={args.alpha:g}: {seconds:.0f} s, saved {out}")
+
+
+def _fit_power(t, y, err) -> tuple[float, float, float, float]:
+    """margin_inf, its error, gamma, chi2/dof of ``y = c + b t^-gamma`` (gamma profiled);
+    NaNs with fewer than five times."""
+    if t.size < 5:
+        return math.nan, math.nan, math.nan, math.nan
+    best = None
+    w = 1.0 / err**2
+    for gamma in np.linspace(0.25, 2.0, 36):
+        A = np.vstack([np.ones(t.size), t ** (-gamma)]).T
+        cov = np.linalg.inv(A.T @ (A * w[:, None]))
+        c = cov @ (A.T @ (w * y))
+        chi2 = float(np.sum(w * (y - A @ c) ** 2))
+        if best is None or chi2 < best[0]:
+            best = (chi2, c[0], math.sqrt(cov[0, 0]), gamma)
+    chi2, c0, c0_err, gamma = best
+    dof = max(1, t.size - 3)
+    return c0, c0_err * math.sqrt(max(1.0, chi2 / dof)), gamma, chi2 / dof
+
+
+def _load(folder: Path) -> list[dict]:
+    rows = []
+    for path in sorted(folder.glob("ts_alpha*.npz")):
+        arrays, meta = _io.load_npz(path, "ts_margin")
+        rows.append({**arrays, **meta})
+    return sorted(rows, key=lambda r: r["alpha"])
+
+
+def _root(alphas, y, err) -> tuple[float, float]:
+    from dmft.bbp import _root_linear
+
+    return _root_linear(np.asarray(alphas), np.asarray(y), np.asarray(err))
+
+
+def fit(args) -> None:
+    rows = _load(Path(args.out))
+    if not rows:
+        raise SystemExit(f"no ts_alpha*.npz in {args.out}: run the 'run' part first")
+    table = []
+    for r in rows:
+        t, mg = r["t"], r["margin_groups"]
+        mean = mg.mean(axis=1)
+        sem = mg.std(axis=1, ddof=1) / math.sqrt(mg.shape[1])
+        sel = t >= args.t_fit
+        c0, c0_err, gamma, rchi2 = _fit_power(t[sel], mean[sel], sem[sel])
+        sel2 = t >= 2 * args.t_fit
+        c2 = _fit_power(t[sel2], mean[sel2], sem[sel2])[0] if sel2.sum() > 4 else math.nan
+        sys_err = abs(c2 - c0) if math.isfinite(c2) else 0.0
+        late = {T: mean[(t >= T / 2) & (t <= T)].mean() for T in (10, 20, 50) if t[-1] >= T}
+        table.append((r["alpha"], c0, math.hypot(c0_err, sys_err), gamma, rchi2, late, t, mean,
+                      sem))
+        print(f"alpha={r['alpha']:g}: margin_inf = {c0:.3f} +- {c0_err:.3f} (fit) +- "
+              f"{sys_err:.3f} (t_fit -> 2 t_fit); gamma = {gamma:.2f}, chi2/dof = {rchi2:.2f}; "
+              "late means " + ", ".join(f"[{T / 2:g},{T:g}]: {v:.3f}" for T, v in late.items()))
+    a = [row[0] for row in table]
+    root, root_err = _root(a, [row[1] for row in table], [row[2] for row in table])
+    print(f"alpha_BBP_TS (t -> inf, algebraic extrapolation) = {root:.2f} +- {root_err:.2f}")
+    for T in (10, 20, 50):
+        vals = [row[5].get(T, math.nan) for row in table]
+        errs = [float(np.mean(row[8][(row[6] >= T / 2) & (row[6] <= T)])) for row in table]
+        print(f"  finite horizon t_max={T}: zero of the late margin at "
+              f"{_root(a, vals, errs)[0]:.2f}")
+    if args.plot:
+        _plot(table, root, root_err, args.plot)
+
+
+def _plot(table, root, root_err, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    for alpha, c0, _, gamma, _, _, t, mean, sem in table:
+        line = ax1.errorbar(t ** (-gamma), mean, sem, fmt=".", ms=3,
+                            label=f"alpha={alpha:g} (gamma={gamma:.2f})")
+        x = np.linspace(0.0, t[0] ** (-gamma), 50)
+        ax1.plot(x, c0 + (mean[-1] - c0) * x / t[-1] ** (-gamma), "--",
+                 color=line[0].get_color(), lw=0.8)
+    ax1.axhline(0.0, color="k", lw=0.5)
+    ax1.set(xlabel="t^(-gamma)", ylabel="BBP margin max S_PV",
+            title="late margin vs t^-gamma (t -> inf at 0)")
+    ax1.legend(fontsize=7)
+    ax2.errorbar([r[0] for r in table], [r[1] for r in table], [r[2] for r in table], fmt="o")
+    ax2.axhline(0.0, color="k", lw=0.5)
+    ax2.axvspan(root - root_err, root + root_err, alpha=0.2,
+                label=f"alpha_BBP_TS = {root:.2f} +- {root_err:.2f}")
+    ax2.set(xlabel="alpha", ylabel="margin_inf", title="extrapolated margin")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"wrote {path}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="part", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--alpha", type=float, required=True)
+    r.add_argument("--t-max", type=float, default=50.0)
+    r.add_argument("--dt", type=float, default=0.02)
+    r.add_argument("--samples", type=int, default=20_000)
+    r.add_argument("--groups", type=int, default=4)
+    r.add_argument("--every", type=float, default=1.0)
+    r.add_argument("--seed", type=int, default=0)
+    f = sub.add_parser("fit")
+    f.add_argument("--t-fit", type=float, default=10.0)
+    f.add_argument("--plot", default="")
+    for q in (r, f):
+        q.add_argument("--out", default="ts_runs")
+    args = p.parse_args()
+    (run if args.part == "run" else fit)(args)
+
+
+if __name__ == "__main__":
+    main()
