@@ -11,9 +11,9 @@
 (a) and (d) read the shipped reference data (through :mod:`dmft._data`; format:
 ``data/README.md``): they are the expensive part (hours of DMFT and gradient descent);
 ``benchmarks/reference_data.py`` regenerates them. (b), (c) and (e) are computed from first
-principles on the spot, at sizes chosen by ``quick`` (measured: 58 s of CPU, 118 s wall on
-the 2-core machine shared with four other jobs; figure (b)'s density solves are most of
-it; ``benchmarks/bench_figures.py``) or the defaults (a few minutes). Each figure is
+principles on the spot, at sizes chosen by ``quick`` (measured, with the l_a figures:
+72 s of CPU, 147 s wall on the 2-core machine at load 8; figure (b)'s density solves are
+most of it; ``benchmarks/bench_figures.py``) or the defaults (a few minutes). Each figure is
 written as soon as it is made; a tqdm bar on stderr shows the progress.
 
 The paper's normalised loss l_a (E4a) at a = 0.01, prox steps dt = eta = 0.01 (E5p):
