@@ -432,8 +432,8 @@ def _format_la(s: dict, out: str | Path) -> str:
     mf = v["m_final"]
     lines.append(
         f"  DMFT vs N = {s['N']} prox-GD, alpha = {v['alpha']:g}, m0 = {v['m0']:g}, "
-        f"t <= {v['t_max']:g}: m(t_end) = {mf['dmft']:.3f} vs {mf['finite_n']:.3f} +- "
-        f"{mf['finite_n_se']:.3f}; worst |z| "
+        f"t <= {v['t_max']:g}: m(t_end) = {mf['dmft']:.4f} vs {mf['finite_n']:.4f} +- "
+        f"{mf['finite_n_se']:.1g}; worst |z| "
         + ", ".join(f"{k} {z:.1f}" for k, z in v["worst_z"].items()))
     ts = s["alpha_bbp_ts_reference"]
     lines.append(f"  alpha_BBP_TS(a = {a:g}) = {ts[0]:.2f} +- {ts[1]:.2f} (shipped "

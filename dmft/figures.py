@@ -514,9 +514,10 @@ def figure_phase_diagram(quick: bool = False, progress: bool = False):
                         label=f"finite-N alpha_50, N = {c.N} (t = {horizon:g})")
     plain_ts = reference_bbp()["alpha_bbp_ts"]
     ax.axhline(alpha_bbp_init(n_quads=(64, 128)).alpha, color="C3", ls="--", lw=1,
-               label="plain loss alpha_BBP_init (a -> inf)")
+               label="plain loss (a = inf): alpha_BBP_init")
     ax.axhline(plain_ts[0], color="C4", ls="--", lw=1,
-               label=f"plain loss alpha_BBP_TS = {plain_ts[0]:.1f} +- {plain_ts[1]:.1f}")
+               label=f"plain loss (a = inf): alpha_BBP_TS = {plain_ts[0]:.1f} +- "
+               f"{plain_ts[1]:.1f}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("a (l_a = (h^2 - y)^2 / (4 (a + y)))")
