@@ -142,15 +142,14 @@ def run_demo(out: str | Path = "dmft-demo", quick: bool = False, progress: bool 
                 "N": 200 if quick else N_DEMO, "alphas": GROWTH_ALPHAS[::2] if quick else
                 GROWTH_ALPHAS, "t_growth": 0.6 if quick else 6.0, "progress": progress,
                 "n_times": 7 if quick else 31}
-        summary: dict = {"loss": "phase_retrieval", "a": None, "alpha": ALPHA_DEMO,
-                         "m0": M0_DEMO, "N": size["N"]}
+        summary: dict = {"alpha": ALPHA_DEMO, "m0": M0_DEMO, "N": size["N"]}
         table, phases_run = _PHASE_SECONDS, _PHASES
     else:
-        size = {"a": a, "S": 2_000 if quick else 8_000, "t_max": 1.5 if quick else 3.0,
+        size = {"a": a, "loss": get_loss("phase_retrieval", a=a),
+                "S": 2_000 if quick else 8_000, "t_max": 1.5 if quick else 3.0,
                 "N": 300 if quick else 1000, "t_val": 0.5 if quick else 2.0,
                 "quick": quick, "progress": progress, "n_times": 16 if quick else 61}
-        summary = {"loss": get_loss("phase_retrieval", a=a).name, "a": a,
-                   "alphas": list(ALPHA_LA), "dt": DT_LA, "scheme": "prox", "N": size["N"]}
+        summary = {"alphas": list(ALPHA_LA), "dt": DT_LA, "scheme": "prox", "N": size["N"]}
         table, phases_run = _PHASE_SECONDS_LA, _PHASES_LA
     phases = _Phases(table, quick, progress)
     try:
@@ -159,8 +158,9 @@ def run_demo(out: str | Path = "dmft-demo", quick: bool = False, progress: bool 
                 run_phase(out, size, summary)
     finally:
         phases.close()
-    summary["seconds"] = time.perf_counter() - t0
-    summary["phase_seconds"] = phases.seconds
+    loss = get_loss("phase_retrieval", a=a)  # the plain loss for a = None
+    summary = {"loss": loss.name, "a": a, **summary, "seconds": time.perf_counter() - t0,
+               "phase_seconds": phases.seconds}
     (out / "summary.json").write_text(dumps_strict(summary, indent=2))
     return summary
 
@@ -284,7 +284,7 @@ def _la_finite_t0(out: Path, size: dict, summary: dict) -> None:
 
     t0 = summary["t0"]
     rec = finite_n_hessians(t0["alpha"], size["N"], [0.0], SEEDS_T0, DT_LA,
-                            loss=summary["loss"], scheme="prox")[0]
+                            loss=size["loss"], scheme="prox")[0]
     x1, x2 = rec["eigs"][:, 0] + rec["mu"], rec["eigs"][:, 1] + rec["mu"]
     fn = {"N": size["N"], "datasets": SEEDS_T0, "lam1_plus_mu": _mean_se(x1),
           "lam2_plus_mu": _mean_se(x2), "overlap2_1": _mean_se(rec["overlap2_1"]),
@@ -305,7 +305,7 @@ def _la_trajectories(out: Path, size: dict, summary: dict) -> None:
     trajs, rows = {}, {}
     for alpha in ALPHA_LA:
         sol = solve(alpha, 1e-10, size["t_max"], dt=DT_LA, n_samples=size["S"],
-                    loss=summary["loss"], scheme="prox", sample_times=times,
+                    loss=size["loss"], scheme="prox", sample_times=times,
                     progress=size["progress"])
         traj = spectrum_along(sol, times)
         tb = traj.t_bbp()
@@ -327,7 +327,7 @@ def _la_validation(out: Path, size: dict, summary: dict) -> None:
     from dmft.validate import validate
 
     report = validate(ALPHA_LA[0], size["N"], m0=M0_DEMO, t_max=size["t_val"], eta=DT_LA,
-                      seeds=4, n_samples=size["S"], hessian_points=0, loss=summary["loss"],
+                      seeds=4, n_samples=size["S"], hessian_points=0, loss=size["loss"],
                       scheme="prox", progress=size["progress"])
     summary["validation"] = {
         "alpha": ALPHA_LA[0], "m0": M0_DEMO, "t_max": size["t_val"], "worst_z": report.worst_z,
