@@ -42,6 +42,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dmft._io import dumps_strict
+from dmft.figures import DT_LA  # the prox step (E5p) of the l_a runs, shared with figures
 
 ALPHA_DEMO = 6.0
 M0_DEMO = 0.3
@@ -52,7 +53,6 @@ A_DEMO = 0.01  # the paper's group's value (issue 12)
 # between alpha_BBP_init(0.01) = 2.85 and where the outlier survives (t_BBP finite), and
 # well above (outlier at t = 0 clearly isolated; it survives): the demo prints both
 ALPHA_LA = (3.5, 6.0)
-DT_LA = 0.01  # prox step (E5p)
 SEEDS_T0 = 8  # finite-N datasets diagonalised at t = 0
 
 # seconds per phase, measured on the 2-core machine shared with other jobs (quick, full);
@@ -280,7 +280,7 @@ def _la_t0(out: Path, size: dict, summary: dict) -> None:
 
 
 def _la_finite_t0(out: Path, size: dict, summary: dict) -> None:
-    from dmft.figures import DT_LA, figure_spectrum_la, finite_n_hessians, shift_to_mu
+    from dmft.figures import figure_spectrum_la, finite_n_hessians, shift_to_mu
 
     t0 = summary["t0"]
     rec = finite_n_hessians(t0["alpha"], size["N"], [0.0], SEEDS_T0, DT_LA,
