@@ -34,7 +34,6 @@ from dmft._cli_support import (
     interrupted,
     loss_a,
     loss_of,
-    refuse_a,
     renamed,
 )
 from dmft._io import dumps_strict
@@ -333,16 +332,24 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="dmft-demo", help="output directory (default ./dmft-demo)")
     p.add_argument("--quick", action="store_true", help="smaller populations, shorter times")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    a_argument(p)
+    p.add_argument("--a", type=float, default=None, metavar="A",
+                   help="normalised loss l_a = (h^2 - y)^2 / (4 (a + y)) (THEORY E4a), a > 0 "
+                   "(default: the paper's a = 0.01); inf: the plain loss, as --plain")
+    p.add_argument("--plain", action="store_true",
+                   help="the plain quartic loss (THEORY E4) instead of l_a (same as --a inf)")
 
 
 def _demo_handler(args: argparse.Namespace) -> int:
-    from dmft.demo import format_summary, run_demo
+    from dmft.demo import A_DEMO, format_summary, run_demo
 
-    refuse_a(args, "demo", "its DMFT trajectory, growth factor and finite-N check are for "
-              "the plain loss")
+    a = A_DEMO if args.a is None else loss_a(args)  # checked; None: --a inf, the plain loss
+    if args.plain and a is not None:
+        if args.a is not None:
+            raise ValueError(f"--plain and --a {args.a:g} contradict each other: give one "
+                             "(--plain is --a inf)")
+        a = None
     check_output("--out", args.out, folder=True)
-    summary = run_demo(args.out, quick=args.quick, progress=not args.no_progress)
+    summary = run_demo(args.out, quick=args.quick, progress=not args.no_progress, a=a)
     print(format_summary(summary, args.out))
     return 0
 
@@ -350,8 +357,9 @@ def _demo_handler(args: argparse.Namespace) -> int:
 COMMANDS.append(
     (
         "demo",
-        "the main job on built-in defaults: thresholds, a DMFT trajectory with its Hessian "
-        "spectrum, the growth factor and alpha_alg(N), a finite-N check, figures",
+        "the paper's story on built-in defaults, on l_a at a = 0.01 (--plain: the plain "
+        "loss): alpha_BBP_init, the t = 0 Hessian outlier vs finite N, DMFT trajectories with "
+        "the BBP margin and t_BBP, DMFT vs finite N, shipped success data, figures",
         _demo_arguments,
         _demo_handler,
     )
@@ -369,7 +377,10 @@ def _figures_arguments(p: argparse.ArgumentParser) -> None:
 def _figures_handler(args: argparse.Namespace) -> int:
     from dmft.figures import make_figures
 
-    refuse_a(args, "figures", "figures (a)-(e) are drawn for the plain loss")
+    if loss_a(args) is not None:
+        raise ValueError("--a: dmft figures draws (a)-(e) for the plain loss and the l_a "
+                         "figures at the paper's a = 0.01 only (b_densities_la0.01.png, "
+                         "phase_diagram_alpha_a.png, ...); omit --a")
     check_output("--out", args.out, folder=True)
     for path in make_figures(args.out, quick=args.quick):
         print(path)
@@ -380,7 +391,8 @@ COMMANDS.append(
     (
         "figures",
         "figures (a)-(e): phase diagram, Hessian densities vs finite N, DMFT vs finite N, "
-        "success probability, outlier and edge along time (PNG files in --out)",
+        "success probability, outlier and edge along time; for l_a at a = 0.01: (b), the "
+        "(a, alpha) phase diagram and (a) when its data are shipped (PNG files in --out)",
         _figures_arguments,
         _figures_handler,
     )

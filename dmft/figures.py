@@ -11,10 +11,23 @@
 (a) and (d) read the shipped reference data (through :mod:`dmft._data`; format:
 ``data/README.md``): they are the expensive part (hours of DMFT and gradient descent);
 ``benchmarks/reference_data.py`` regenerates them. (b), (c) and (e) are computed from first
-principles on the spot, at sizes chosen by ``quick`` (measured: 58 s of CPU, 118 s wall on
-the 2-core machine shared with four other jobs; figure (b)'s density solves are most of
-it; ``benchmarks/bench_figures.py``) or the defaults (a few minutes). Each figure is
+principles on the spot, at sizes chosen by ``quick`` (measured, with the l_a figures:
+72 s of CPU, 147 s wall on the 2-core machine at load 8; figure (b)'s density solves are
+most of it; ``benchmarks/bench_figures.py``) or the defaults (a few minutes). Each figure is
 written as soon as it is made; a tqdm bar on stderr shows the progress.
+
+The paper's normalised loss l_a (E4a) at a = 0.01, prox steps dt = eta = 0.01 (E5p):
+
+- (b) for l_a (:func:`figure_b_la`): one alpha per regime (below alpha_BBP_init(a); between;
+  well above), DMFT densities against finite-N prox-GD Hessians (:func:`finite_n_hessians`,
+  each dataset's spectrum shifted by its multiplier's fluctuation, :func:`shift_to_mu`);
+- the (a, alpha) plane (:func:`figure_phase_diagram`): alpha_BBP_init(a) over
+  a in [1e-3, 1e3] (disk-cached, :func:`bbp_init_curve`), alpha_BBP_TS(a) where shipped,
+  the finite-N alpha_50(N) at a = 0.01, the plain loss's values as dashed lines;
+- (a) for l_a (:func:`figure_a_la`) from ``data/bbp_times_la0.01.json`` when shipped.
+
+The drawing of these l_a figures lives here, not in :mod:`dmft.plotting` (not this
+module's file); it computes nothing.
 """
 
 from __future__ import annotations
@@ -127,7 +140,10 @@ def figure_ce(quick: bool = False, alpha: float = 6.0):
 
 def make_figures(out: str | Path = "dmft-figures", quick: bool = False,
                  progress: bool = True) -> list[Path]:
-    """Write figures (a)-(e) as PNG files into ``out``, each as soon as it is made.
+    """Write figures (a)-(e) as PNG files into ``out``, each as soon as it is made, and the
+    l_a ones at a = 0.01: (b) (``b_densities_la0.01``), the (a, alpha) plane
+    (``phase_diagram_alpha_a``) and, when ``data/bbp_times_la0.01.json`` is shipped, (a)
+    (``a_phase_diagram_la0.01``; otherwise a note on stderr).
 
     Parameters
     ----------
@@ -141,7 +157,7 @@ def make_figures(out: str | Path = "dmft-figures", quick: bool = False,
     Returns
     -------
     list of Path
-        The files written, in the order (a)-(e).
+        The files written, sorted by name.
     """
     import matplotlib
     import matplotlib.pyplot as plt
@@ -150,9 +166,18 @@ def make_figures(out: str | Path = "dmft-figures", quick: bool = False,
     matplotlib.use("Agg")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    la = f"la{A_PAPER:g}"
     steps = [("a_phase_diagram", figure_a), ("d_success", figure_d),
              ("b_densities", lambda: figure_b(quick)),
-             ("c_dmft_vs_finite_n+e_outlier_along", lambda: figure_ce(quick))]
+             ("c_dmft_vs_finite_n+e_outlier_along", lambda: figure_ce(quick)),
+             (f"b_densities_{la}", lambda: figure_b_la(A_PAPER, quick)),
+             ("phase_diagram_alpha_a", lambda: figure_phase_diagram(quick))]
+    try:
+        bbp_la = reference_bbp_la(A_PAPER)
+        steps.append((f"a_phase_diagram_{la}", lambda: figure_a_la(A_PAPER, bbp_la)))
+    except FileNotFoundError:
+        print(f"figures: a_phase_diagram_{la} left out: no shipped data/bbp_times_{la}.json",
+              file=sys.stderr)
     written: dict[str, Path] = {}
     bar = tqdm(total=len(steps), desc="figures", unit="figure", file=sys.stderr,
                disable=not progress)
@@ -171,3 +196,380 @@ def make_figures(out: str | Path = "dmft-figures", quick: bool = False,
     finally:
         bar.close()
     return [written[k] for k in sorted(written)]
+
+
+# ------------------------------------------------------------------ the paper's loss l_a
+A_PAPER = 0.01  # the normalised loss of the paper's group (issue 12)
+# one alpha per regime at a = 0.01: below alpha_BBP_init(0.01) = 2.85 (T1); above it with an
+# outlier that first merges into the bulk at t_BBP ~ 0.7 (T2; its margin then stays within
+# ~0.1 of 0, S = 8000); well above, the outlier survives and the overlap grows (measured on
+# the DMFT runs of figure_b_la and the demo, see their titles and summary)
+REGIME_ALPHAS_LA = (2.5, 3.5, 6.0)
+DT_LA = 0.01  # prox step (E5p): the explicit step needs dt ~ 1e-3 at a = 0.01 (solver docs)
+
+
+def finite_n_hessians(alpha: float, N: int, times, seeds: int, eta: float, *,
+                      loss="phase_retrieval", scheme: str = "explicit",
+                      seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """Dense Riemannian Hessians (H1) after gradient descent from ``m0 = 0`` (E5, E5p).
+
+    The l_a twin of :func:`dmft.finite_n.hessian_eigenvalues_along_gd` (which has no
+    ``loss=``/``scheme=`` yet): each of ``seeds`` problems (teacher, data with the labels of
+    ``loss``, a start exactly orthogonal to the teacher) runs gradient descent with step
+    ``eta`` to each time, on ``loss`` (``"explicit"``) or on its Moreau envelope
+    (``"prox"``, the finite-N twin of ``solve(scheme="prox", dt=eta)``); there the Hessian of
+    ``loss`` itself is diagonalised, its trivial zero mode along w removed.
+
+    Returns
+    -------
+    list of dict, one per time, each with arrays over the problems:
+    ``eigs`` (seeds, N - 1), ``mu`` (the problem's multiplier ``sum_mu f h / N``, E5),
+    ``overlap2_1`` (squared overlap of the lowest eigenvector with w*/sqrt(N)) and ``m``.
+    """
+    import math
+
+    from dmft.hessian import riemannian_hessian_dense
+    from dmft.losses import get_loss
+    from dmft.moreau import moreau_envelope
+    from dmft.problem import make_problem
+    from dmft.simulate import simulate
+
+    loss = get_loss(loss)
+    if scheme not in ("explicit", "prox"):
+        raise ValueError(f"scheme must be 'explicit' or 'prox', got {scheme!r}")
+    gd_loss = moreau_envelope(loss, eta) if scheme == "prox" else loss
+    children = np.random.SeedSequence(seed).spawn(seeds)
+    probs = [make_problem(alpha, N, m0=0.0, seed=c, loss=loss) for c in children]
+    out = []
+    for t in times:
+        W = ([p.W0[0] for p in probs] if t == 0 else
+             simulate(alpha, N, m0=0.0, t_max=t, eta=eta, seeds=seeds, seed=seed,
+                      loss=gd_loss, check_eta=scheme == "explicit").w_final)
+        rows = {"eigs": [], "mu": [], "overlap2_1": [], "m": []}
+        for p, w in zip(probs, W, strict=True):
+            lam, vec = np.linalg.eigh(riemannian_hessian_dense(p.X, p.y, w, loss=loss))
+            keep = np.arange(lam.size) != np.argmin(abs(lam))  # the trivial 0 along w
+            h = p.X @ w / math.sqrt(N)
+            rows["eigs"].append(lam[keep])
+            rows["mu"].append(float(loss.f(h, p.y) @ h) / N)
+            rows["overlap2_1"].append(float(vec[:, keep][:, 0] @ p.w_star) ** 2 / N)
+            rows["m"].append(float(w @ p.w_star) / N)
+        out.append({k: np.asarray(v) for k, v in rows.items()})
+    return out
+
+
+def reference_bbp_la(a: float) -> dict:
+    """Shipped t_BBP(alpha) and alpha_BBP_TS for l_a (``data/bbp_times_la<a:g>.json``, the
+    format of ``data/bbp_times.json``); FileNotFoundError when not shipped."""
+    from dmft._data import data_path
+    from dmft.bbp import reference_bbp
+
+    return reference_bbp(data_path(f"bbp_times_la{a:g}.json"))
+
+
+def success_curves_la(a: float = A_PAPER) -> list:
+    """Shipped finite-N success curves on l_a (``data/success_la<a:g>_N*.npz``), by N;
+    empty when none is shipped for this a."""
+    from dmft._data import data_dir
+    from dmft.success import SuccessCurve
+
+    curves = [SuccessCurve.load(p) for p in data_dir().glob(f"success_la{a:g}_N*.npz")]
+    return sorted(curves, key=lambda c: c.N)
+
+
+def _window(law, out, eigs=None) -> tuple[float, float]:
+    """Eigenvalue window of an l_a panel: from below the outlier and the left edge to the
+    finite-N median eigenvalue (else mu): the bottom of a spectrum whose upper tail reaches
+    ~1/a."""
+    lo = min(law.left_edge().lam, out.lam if np.isfinite(out.lam) else np.inf)
+    hi = float(np.median(eigs)) if eigs is not None else lo + abs(law.mu) + 1.0
+    pad = 0.05 * (hi - lo)
+    return lo - pad, hi
+
+
+def _draw_density(ax, curves, eigs=None, legend: bool = True) -> None:
+    """Bulk density (H3), nu_e (H5), outlier and left edge on ``curves.lam``, with finite-N
+    eigenvalues as a histogram normalised by *all* of them (so it matches the density inside
+    a window that cuts the spectrum's upper tail). Finite-N eigenvalues come in shifted
+    (:func:`shift_to_mu`)."""
+    lo, hi = curves.lam[0], curves.lam[-1]
+    if eigs is not None:
+        e = np.ravel(eigs)
+        bins = np.linspace(lo, hi, 61)
+        inside = e[(e >= lo) & (e <= hi)]
+        weight = 1.0 / (e.size * (bins[1] - bins[0]))
+        ax.hist(inside, bins=bins, weights=np.full(inside.size, weight), color="0.8",
+                label="finite N, shifted by mu_N - mu")
+    ax.plot(curves.lam, curves.density, color="C0", label="bulk density (H3)")
+    ax.plot(curves.lam, curves.nu_e, color="C3", label="signal measure nu_e (H5)")
+    ax.axvline(curves.left_edge.lam, color="k", ls="--", lw=0.8,
+               label=f"left edge ({curves.left_edge.kind})")
+    if curves.outlier.status != "absent":
+        ax.axvline(curves.outlier.lam, color="C3", ls=":",
+                   label=f"BBP {curves.outlier.status}: overlap^2 = {curves.outlier.overlap2:.2f}")
+    ax.set_yscale("log")
+    ax.set_ylim(1e-5, 1.0)
+    ax.set_xlim(lo, hi)
+    if legend:
+        ax.legend(frameon=False, fontsize=7)
+
+
+def shift_to_mu(rec: dict, mu: float) -> np.ndarray:
+    """Finite-N eigenvalues of :func:`finite_n_hessians` (one record), each dataset's shifted
+    by ``mu_N - mu``: the Hessian is ``D - mu_N`` (H1) and for l_a the multiplier
+    ``mu_N = sum f h / N`` of one dataset fluctuates by ~10 % at t = 0 and N = 1000 (heavy
+    tail of ``f h`` at small y), which moves the whole spectrum rigidly; the shape is
+    compared with the law's at its ``mu``."""
+    return rec["eigs"] + (rec["mu"] - mu)[:, None]
+
+
+def figure_spectrum_la(law, eigs=None):
+    """The t = 0 l_a spectrum: the bottom of the bulk (window of :func:`_window`) and a zoom
+    on the outlier and the hard edge, with finite-N eigenvalues when given (already
+    shifted, :func:`shift_to_mu`)."""
+    import matplotlib.pyplot as plt
+
+    from dmft.spectrum import spectrum_curves
+
+    out, edge = law.outlier(), law.left_edge()
+    lo, hi = _window(law, out, eigs)
+    gap = abs(edge.lam - out.lam) if np.isfinite(out.lam) else 0.02 * (hi - lo)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
+    for ax, (a, b), n in zip(axes, ((lo, hi), (edge.lam - 3 * gap, edge.lam + 6 * gap)),
+                             (120, 80), strict=True):
+        _draw_density(ax, spectrum_curves(law, lams=np.linspace(a, b, n)), eigs,
+                      legend=ax is axes[1])
+        ax.set_xlabel("Riemannian eigenvalue")
+    axes[0].set_title(f"l_a (a = {law.backend.a:g}), alpha = {law.alpha:g}, t = 0: bottom of the "
+                      "spectrum", fontsize=9)
+    axes[1].set_title("zoom: outlier and hard edge", fontsize=9)
+    return fig
+
+
+def figure_margin_along(trajs: dict):
+    """BBP margin ``max S_PV`` (H6) and the outlier's distance to the left edge along DMFT
+    trajectories (``alpha -> SpectrumTrajectory``), t_BBP (T2) marked."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    for i, (alpha, tr) in enumerate(trajs.items()):
+        tb = tr.t_bbp()
+        ax.plot(tr.t, tr.margin, "o-", ms=2, color=f"C{i}", label=f"alpha = {alpha:g}")
+        ok = np.array([s != "absent" for s in tr.status])
+        bx.semilogy(tr.t[ok], tr.left_edge[ok] - tr.lam_out[ok], "o", ms=2, color=f"C{i}",
+                    label=f"alpha = {alpha:g}")
+        for x in (ax, bx):
+            if np.isfinite(tb):
+                x.axvline(tb, color=f"C{i}", ls=":", label=f"t_BBP = {tb:.2f}" if x is ax else None)
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.set_ylabel("BBP margin max S_PV (outlier iff > 0)")
+    bx.set_ylabel("left edge - lam_out")
+    for x in (ax, bx):
+        x.set_xlabel("t")
+        x.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def figure_b_la(a: float = A_PAPER, quick: bool = False, alphas=REGIME_ALPHAS_LA):
+    """Figure (b) for l_a: Hessian densities at t = 0, t_BBP and a late time, one alpha per
+    regime, with finite-N prox-GD Hessians as histograms (the bottom of each spectrum:
+    :func:`_window`).
+
+    DMFT from ``m0 = 1e-10`` with ``scheme="prox"``, ``dt = 0.01`` (:data:`DT_LA`);
+    finite N from ``m0 = 0`` exactly with the same step on the Moreau envelope
+    (:func:`finite_n_hessians`), the Hessian of l_a itself diagonalised. t_BBP is read off
+    the DMFT run (:meth:`SpectrumTrajectory.t_bbp`); where there is none the middle column
+    is t_late / 4. Each row's title gives its regime as computed: alpha against
+    alpha_BBP_init(a) (T1) and whether the outlier merged (T2). With ``quick`` the t = 0
+    panels (and the outlier at t = 0 for t_BBP, which is then resolved to the first spectrum
+    time 0.1 if the outlier has merged by then) use the exact law at coarser quadrature
+    (60 nodes, 100 v-points instead of 240 and 400; measured at a = 0.01, alpha = 6:
+    outlier to 4e-8, density to 1e-8, 20x faster).
+    """
+    import matplotlib.pyplot as plt
+
+    from dmft.losses import get_loss
+    from dmft.solver import solve
+    from dmft.spectrum import WeightLaw, spectrum_along, spectrum_curves
+    from dmft.thresholds import alpha_bbp_init
+
+    loss = get_loss("phase_retrieval", a=a)
+    S, t_late, N, seeds, n_lam = (2000, 1.0, 150, 2, 60) if quick else (8000, 2.0, 400, 4, 100)
+    grid = np.round(np.arange(0.0, t_late + 1e-9, 0.1 if quick else 0.05), 10)
+    init = alpha_bbp_init(a=a).alpha
+    fig, axes = plt.subplots(len(alphas), 3, figsize=(12.6, 3.0 * len(alphas)),
+                             constrained_layout=True, squeeze=False)
+    for i, alpha in enumerate(alphas):
+        sol = solve(alpha, 1e-10, t_late, dt=DT_LA, n_samples=S, loss=loss, scheme="prox",
+                    sample_times=grid)
+        law0 = (WeightLaw.normalised(alpha, a, m=float(sol.m[0]), n_nodes=60, n_v=100)
+                if quick else WeightLaw.from_solution(sol, 0.0))
+        out0 = law0.outlier()
+        # with quick, t = 0 comes from law0, not from a second exact law inside spectrum_along
+        tb = (spectrum_along(sol, grid[1:] if quick else grid).t_bbp()
+              if out0.status != "absent" and out0.margin > 0 else 0.0)
+        has_tb = bool(np.isfinite(tb) and tb > 0)
+        t_mid = float(grid[np.argmin(abs(grid - (tb if has_tb else t_late / 4)))])
+        times = (0.0, t_mid, t_late)
+        recs = finite_n_hessians(alpha, N, times, seeds, DT_LA, loss=loss, scheme="prox")
+        regime = (f"< alpha_BBP_init = {init:.2f}" if alpha < init else
+                  f"> alpha_BBP_init = {init:.2f}, " + (f"t_BBP = {tb:.2f}" if has_tb else
+                                                        f"outlier survives to t = {t_late:g}"))
+        tags = ("t = 0", f"t = {t_mid:.2f}" + (" (t_BBP)" if has_tb else ""), f"t = {t_late:g}")
+        for j, (t, rec, tag) in enumerate(zip(times, recs, tags, strict=True)):
+            law = law0 if t == 0 else WeightLaw.from_solution(sol, t)
+            eigs = shift_to_mu(rec, law.mu)
+            lo, hi = _window(law, law.outlier(), eigs)
+            _draw_density(axes[i, j], spectrum_curves(law, lams=np.linspace(lo, hi, n_lam)),
+                          eigs, legend=(i == 0 and j == 0))
+            axes[i, j].set_title(f"alpha = {alpha:g} ({regime})\n{tag}: m_DMFT = {law.m:.1g}, "
+                                 f"m_N = {np.mean(np.abs(rec['m'])):.2f}", fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("Riemannian eigenvalue")
+    fig.suptitle(f"l_a (a = {a:g}), prox steps dt = eta = {DT_LA:g}: DMFT (lines) vs finite "
+                 f"N = {N} Hessians ({seeds} datasets, grey histograms)")
+    return fig
+
+
+TS_AS = (0.001, 0.01, 0.1, 1.0, 10.0)  # a with alpha_BBP_TS(a) sought in the shipped data
+
+
+def _bbp_init_point(alpha: float) -> dict[str, np.ndarray]:
+    """Sweep point (:func:`dmft.sweeps.sweep`; its variable, named alpha there, is ``a``):
+    alpha_BBP_init(a) (T1) and its quadrature error."""
+    from dmft.thresholds import alpha_bbp_init
+
+    b = alpha_bbp_init(a=alpha)
+    return {"alpha": np.array(b.alpha), "error": np.array(b.error)}
+
+
+def cache_dir() -> Path:
+    """Disk cache of the figures' slow sweeps: ``$XDG_CACHE_HOME/dmft`` (default
+    ``~/.cache/dmft``); entries are keyed by the package's code (:mod:`dmft.sweeps`)."""
+    import os
+
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dmft"
+
+
+def bbp_init_curve(a_values, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """alpha_BBP_init(a) (T1) and its error at each a, through the code-hashed disk cache
+    of :func:`cache_dir` (measured: ~1 s per a on one core; the 31 values of the figure in
+    42 s on 2 cores at load 9, 0.03 s from the cache)."""
+    from dmft.sweeps import sweep
+
+    pts = sweep(_bbp_init_point, list(a_values), cache_dir=cache_dir(), progress=progress,
+                desc="alpha_BBP_init(a)")
+    return (np.array([float(p["alpha"]) for p in pts]),
+            np.array([float(p["error"]) for p in pts]))
+
+
+def _shipped_ts(candidates) -> tuple[dict[float, tuple[float, float]], list[float]]:
+    """alpha_BBP_TS(a) for every a of ``candidates`` or with a shipped
+    ``data/bbp_times_la<a>.json``, and the a without one (printed as a note)."""
+    from dmft._data import data_dir
+
+    shipped = {float(p.stem.removeprefix("bbp_times_la"))
+               for p in data_dir().glob("bbp_times_la*.json")}
+    found, missing = {}, []
+    for a in sorted(set(candidates) | shipped):
+        try:
+            found[a] = tuple(reference_bbp_la(a)["alpha_bbp_ts"])
+        except FileNotFoundError:
+            missing.append(a)
+    if missing:
+        print("figure_phase_diagram: no shipped alpha_BBP_TS(a) for a = "
+              + ", ".join(f"{a:g}" for a in missing) + " (data/bbp_times_la<a>.json); "
+              "those points are left out", file=sys.stderr)
+    return found, missing
+
+
+def figure_phase_diagram(quick: bool = False, progress: bool = False):
+    """The (a, alpha) plane of l_a (E4a): alpha_BBP_init(a) (T1) as a curve over
+    a in [1e-3, 1e3] (5 points per decade, 2 with ``quick``; cached, :func:`bbp_init_curve`),
+    alpha_BBP_TS(a) (T3) wherever shipped, the finite-N alpha_50(N) at a = 0.01 from the
+    shipped success data (logistic fit at the common horizon, :meth:`SuccessCurve.fit_at`),
+    and the plain loss's alpha_BBP_init and alpha_BBP_TS (``data/bbp_times.json``) as
+    dashed lines: the a -> infinity values of the plain loss (THEORY T1a: l_a's own
+    alpha_BBP_init grows like a/2 instead)."""
+    import matplotlib.pyplot as plt
+
+    from dmft.bbp import reference_bbp
+    from dmft.thresholds import alpha_bbp_init
+
+    a_grid = np.logspace(-3, 3, 13 if quick else 31)
+    init, init_err = bbp_init_curve(a_grid, progress)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
+    ax.plot(a_grid, init, "-", color="C3", label="alpha_BBP_init(a) (T1)")
+    ts, _ = _shipped_ts(TS_AS)
+    if ts:
+        av = np.array(list(ts))
+        v = np.array(list(ts.values()))
+        ax.errorbar(av, v[:, 0], yerr=v[:, 1], fmt="s", color="C4", capsize=2,
+                    label="alpha_BBP_TS(a) (T3, shipped)")
+    curves = success_curves_la(A_PAPER)
+    if curves:
+        horizon = min(c.t_max for c in curves)
+        for k, c in enumerate(curves):
+            fit = c.fit_at(horizon)
+            ax.errorbar(A_PAPER * 1.25 ** (k - (len(curves) - 1) / 2), fit.alpha_50,
+                        yerr=fit.alpha_50_err, fmt="o", ms=4, color=f"C{k}", capsize=2,
+                        label=f"finite-N alpha_50, N = {c.N} (t = {horizon:g})")
+    plain_ts = reference_bbp()["alpha_bbp_ts"]
+    ax.axhline(alpha_bbp_init(n_quads=(64, 128)).alpha, color="C3", ls="--", lw=1,
+               label="plain loss (a = inf): alpha_BBP_init")
+    ax.axhline(plain_ts[0], color="C4", ls="--", lw=1,
+               label=f"plain loss (a = inf): alpha_BBP_TS = {plain_ts[0]:.1f} +- "
+               f"{plain_ts[1]:.1f}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("a (l_a = (h^2 - y)^2 / (4 (a + y)))")
+    ax.set_ylabel("alpha")
+    ax.legend(frameon=False, fontsize=7)
+    return fig
+
+
+def figure_a_la(a: float = A_PAPER, bbp: dict | None = None):
+    """Figure (a) for l_a: t_BBP(alpha) (T2, with errors) against alpha_BBP_init(a) (T1) and
+    alpha_BBP_TS(a) (T3, band: +- its uncertainty), and the finite-N alpha_50(N) of the
+    shipped success data against log10 N.
+
+    ``bbp``: a dict of the format of ``data/bbp_times.json``; default the shipped
+    ``data/bbp_times_la<a:g>.json`` (:func:`reference_bbp_la`, FileNotFoundError if absent).
+    """
+    import matplotlib.pyplot as plt
+
+    from dmft.thresholds import alpha_bbp_init
+
+    bbp = reference_bbp_la(a) if bbp is None else bbp
+    init = alpha_bbp_init(a=a).alpha
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
+    al = np.array(sorted(bbp["t_bbp"]), float)
+    t = np.array([bbp["t_bbp"][x]["t"] for x in al], float)
+    err = np.array([bbp["t_bbp"][x]["error"] for x in al], float)
+    fin = np.isfinite(t)
+    ax.errorbar(al[fin], t[fin], yerr=np.nan_to_num(err[fin]), fmt="s-", color="C2",
+                capsize=2, label="t_BBP(alpha) (T2)")
+    top = 1.3 * t[fin].max() if fin.any() else 1.0
+    ax.plot(al[~fin], np.full((~fin).sum(), top), "^", color="C2",
+            label="outlier survives the run")
+    ts, ts_err = bbp["alpha_bbp_ts"]
+    for x in (ax, bx):
+        x.axvline(init, color="C3", ls=":", label=f"alpha_BBP_init = {init:.3f}")
+        if np.isfinite(ts):
+            x.axvspan(ts - ts_err, ts + ts_err, color="C4", alpha=0.15,
+                      label=f"alpha_BBP_TS = {ts:.2f} +- {ts_err:.2f}")
+    curves = success_curves_la(a)
+    if curves:
+        horizon = min(c.t_max for c in curves)
+        fits = [c.fit_at(horizon) for c in curves]
+        bx.errorbar([f.alpha_50 for f in fits], np.log10([c.N for c in curves]),
+                    xerr=[f.alpha_50_err for f in fits], fmt="o-", color="C1",
+                    label=f"finite-N alpha_50(N) at t = {horizon:g}")
+    ax.set_xlabel("alpha")
+    ax.set_ylabel("t_BBP")
+    ax.set_title(f"l_a, a = {a:g}", fontsize=9)
+    bx.set_xlabel("alpha")
+    bx.set_ylabel("log10 N")
+    for x in (ax, bx):
+        x.legend(frameon=False, fontsize=7)
+    return fig

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import nbclient
 import nbformat
+import numpy as np
 import pytest
 
+from dmft._data import data_dir
 from dmft.bbp import reference_bbp
 from dmft.cli import main
 from dmft.spectrum import WeightLaw
@@ -21,10 +23,50 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 def test_cli_figures_quick_writes_all_families(tmp_path, capsys):
     assert main(["figures", "--quick", "--out", str(tmp_path)]) == 0
     names = {p.name for p in tmp_path.glob("*.png")}
-    assert names == {"a_phase_diagram.png", "b_densities.png", "c_dmft_vs_finite_n.png",
-                     "d_success.png", "e_outlier_along.png"}
+    expected = {"a_phase_diagram.png", "b_densities.png", "c_dmft_vs_finite_n.png",
+                "d_success.png", "e_outlier_along.png", "b_densities_la0.01.png",
+                "phase_diagram_alpha_a.png"}
+    shipped_la = (data_dir() / "bbp_times_la0.01.json").is_file()
+    assert names == expected | ({"a_phase_diagram_la0.01.png"} if shipped_la else set())
     assert all((tmp_path / n).stat().st_size > 10_000 for n in names)
-    assert capsys.readouterr().out.count(".png") == 5
+    out = capsys.readouterr()
+    assert out.out.count(".png") == len(names)
+    assert shipped_la or "a_phase_diagram_la0.01 left out" in out.err
+
+
+def test_figures_refuse_a(tmp_path, capsys):
+    assert main(["figures", "--a", "0.1", "--out", str(tmp_path)]) == 2
+    assert "a = 0.01 only" in capsys.readouterr().err
+
+
+def test_la_figure_a_and_phase_diagram(tmp_path, capsys, monkeypatch):
+    """figure_a_la draws any file of the bbp_times format (here the plain loss's, until the
+    l_a one is shipped); figure_phase_diagram draws alpha_BBP_init(a) through the disk cache
+    and names the a without a shipped alpha_BBP_TS. The curve's points are checked against
+    an independent route: the BBP margin of the exact t = 0 law (H6) changes sign there."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dmft.figures import TS_AS, figure_a_la, figure_phase_diagram
+    from dmft.thresholds import outlier_at
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    fig = figure_a_la(0.01, bbp=reference_bbp())
+    fig.savefig(tmp_path / "a.png")
+    assert len(fig.axes) == 2 and (tmp_path / "a.png").stat().st_size > 10_000
+    fig = figure_phase_diagram(quick=True)
+    fig.savefig(tmp_path / "pd.png")
+    assert (tmp_path / "pd.png").stat().st_size > 10_000
+    missing = [a for a in TS_AS if not (data_dir() / f"bbp_times_la{a:g}.json").is_file()]
+    err = capsys.readouterr().err
+    assert all(f"{a:g}" in err for a in missing) and (not missing or "left out" in err)
+    assert len(list((tmp_path / "cache" / "dmft").glob("*.npz"))) == 13
+    a_grid, init = fig.axes[0].lines[0].get_data()
+    for target in (0.01, 10.0):  # the outlier leaves the hard edge; leaves the support
+        k = int(np.argmin(abs(np.log10(a_grid) - np.log10(target))))
+        a = float(a_grid[k])
+        assert a == pytest.approx(target)
+        assert outlier_at(init[k] - 0.01, a=a).margin < 0 < outlier_at(init[k] + 0.01, a=a).margin
 
 
 def test_one_notebook_per_figure_family():

@@ -62,10 +62,63 @@ def test_cli_validate_writes_report_and_figure(tmp_path, capsys):
     assert "worst |z|" in out_text and "lam_1=" in out_text
 
 
-def test_demo_quick_runs_end_to_end(tmp_path, capsys):
+def test_demo_default_is_la_and_its_t0_outlier_matches_finite_n(tmp_path, capsys):
+    """The default demo runs the paper's l_a at a = 0.01 end to end (--quick) and states a
+    in its first line and its summary. Its t = 0 outlier (exact quadrature law, H6) against
+    its own dense finite-N Hessians (H1): lam_1 + mu_N and the overlap^2 of the lowest
+    eigenvector agree within the demo's stated standard errors, i.e. within the Student-t
+    quantile (datasets - 1 dof) at 1 % overall for the two comparisons; the left edge in
+    place of the outlier would fail the same test (so the finite-N side resolves it)."""
+    from scipy import stats
+
+    from dmft.losses import get_loss
+
     rc = cli.main(["demo", "--quick", "--out", str(tmp_path), "--no-progress"])
     assert rc == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "l_a" in first and "a = 0.01" in first, first
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["a"] == 0.01 and s["loss"] == get_loss("phase_retrieval", a=0.01).name
+    fn, t0 = s["t0_finite_n"], s["t0"]
+    allowance = stats.t.ppf(1 - 0.01 / (2 * 2), fn["datasets"] - 1)
+    for key, theory in (("lam1_plus_mu", t0["lam_out"] + t0["mu"]),
+                        ("overlap2_1", t0["overlap2"])):
+        mean, se = fn[key]
+        assert abs(mean - theory) < allowance * se, (key, mean, se, theory)
+    mean, se = fn["lam1_plus_mu"]
+    assert abs(mean - (t0["left_edge"] + t0["mu"])) > allowance * se
+    for name in ("spectrum_t0.png", "margin_along.png", "validation.png", "success.png",
+                 "phase_diagram.png"):
+        assert (tmp_path / name).stat().st_size > 0
+
+
+@pytest.mark.parametrize(("flags", "a"), [([], 0.01), (["--plain"], None), (["--a", "inf"], None),
+                                          (["--a", "1"], 1.0), (["--plain", "--a", "inf"], None)])
+def test_demo_loss_flags(flags, a, tmp_path, monkeypatch, capsys):
+    """l_a at a = 0.01 by default; the plain loss one flag away (--plain or --a inf)."""
+    import dmft.demo
+
+    seen = {}
+    monkeypatch.setattr(dmft.demo, "run_demo", lambda out, quick, progress, a: seen.update(a=a))
+    monkeypatch.setattr(dmft.demo, "format_summary", lambda summary, out: "")
+    assert cli.main(["demo", "--out", str(tmp_path), *flags]) == 0
+    assert seen["a"] == a
+
+
+@pytest.mark.parametrize(("flags", "says"), [(["--plain", "--a", "0.1"], "contradict"),
+                                           (["--a", "-1"], "must be > 0"),
+                                           (["--a", "nan"], "must be > 0")])
+def test_demo_refuses_contradictory_or_bad_a(flags, says, tmp_path, capsys):
+    assert cli.main(["demo", "--out", str(tmp_path), *flags]) == 2
+    assert says in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_quick_plain_runs_end_to_end(tmp_path, capsys):
+    rc = cli.main(["demo", "--quick", "--plain", "--out", str(tmp_path), "--no-progress"])
+    assert rc == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["a"] is None and summary["loss"] == "phase_retrieval"
     # independent route (T1 tangency, not the root scan of the outlier): at t = 0 z is
     # unbounded below (H7), so above alpha_BBP_init the outlier is a resonance, else absent
     from dmft.thresholds import alpha_bbp_init
@@ -75,7 +128,8 @@ def test_demo_quick_runs_end_to_end(tmp_path, capsys):
     for name in ("spectrum_t0.png", "validation.png", "growth_factor.png",
                  "outlier_along.png", "phase_diagram.png", "success.png"):
         assert (tmp_path / name).stat().st_size > 0
-    assert "alpha_alg" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "alpha_alg" in out and "plain" in out.splitlines()[0]
 
 
 def test_phase_diagram_and_success_figures_from_cached_data():
