@@ -280,7 +280,8 @@ def _la_t0(out: Path, size: dict, summary: dict) -> None:
 
 
 def _la_finite_t0(out: Path, size: dict, summary: dict) -> None:
-    from dmft.figures import figure_spectrum_la, finite_n_hessians, shift_to_mu
+    from dmft.figures import figure_spectrum_la, shift_to_mu
+    from dmft.finite_n import finite_n_hessians
 
     t0 = summary["t0"]
     rec = finite_n_hessians(t0["alpha"], size["N"], [0.0], SEEDS_T0, DT_LA,

@@ -19,8 +19,9 @@ written as soon as it is made; a tqdm bar on stderr shows the progress.
 The paper's normalised loss l_a (E4a) at a = 0.01, prox steps dt = eta = 0.01 (E5p):
 
 - (b) for l_a (:func:`figure_b_la`): one alpha per regime (below alpha_BBP_init(a); between;
-  well above), DMFT densities against finite-N prox-GD Hessians (:func:`finite_n_hessians`,
-  each dataset's spectrum shifted by its multiplier's fluctuation, :func:`shift_to_mu`);
+  well above), DMFT densities against finite-N prox-GD Hessians
+  (:func:`dmft.finite_n.finite_n_hessians`, each dataset's spectrum shifted by its
+  multiplier's fluctuation, :func:`shift_to_mu`);
 - the (a, alpha) plane (:func:`figure_phase_diagram`): alpha_BBP_init(a) over
   a in [1e-3, 1e3] (disk-cached, :func:`bbp_init_curve`), alpha_BBP_TS(a) where shipped,
   the finite-N alpha_50(N) at a = 0.01, the plain loss's values as dashed lines;
@@ -100,7 +101,7 @@ def figure_b(quick: bool = False, alphas=REGIME_ALPHAS):
     to 4e-6, for a quarter of the cost of the density solves.
     """
     from dmft import plotting
-    from dmft.finite_n import hessian_eigenvalues_along_gd
+    from dmft.finite_n import finite_n_hessians
     from dmft.solver import solve
     from dmft.spectrum import WeightLaw, spectrum_along, spectrum_curves
 
@@ -113,7 +114,9 @@ def figure_b(quick: bool = False, alphas=REGIME_ALPHAS):
         has_tb = bool(np.isfinite(tb) and tb > 0)
         t_mid = float(grid[np.argmin(abs(grid - (tb if has_tb else t_late / 4)))])
         times = (0.0, t_mid, t_late)
-        eigs, m_fn = hessian_eigenvalues_along_gd(a, N, times, seeds, 0.02)
+        recs = finite_n_hessians(a, N, times, seeds, 0.02)
+        eigs = [r["eigs"].ravel() for r in recs]
+        m_fn = [float(np.mean(np.abs(r["m"]))) for r in recs]
         tags = ("t = 0", f"t = {t_mid:.2f}" + (" (t_BBP)" if has_tb else ""), f"t = {t_late:g}")
         laws = [WeightLaw.gaussian(a, m=float(sol.m[0]), n_quad=16) if quick and t == 0
                 else WeightLaw.from_solution(sol, t) for t in times]
@@ -206,56 +209,6 @@ A_PAPER = 0.01  # the normalised loss of the paper's group (issue 12)
 # the DMFT runs of figure_b_la and the demo, see their titles and summary)
 REGIME_ALPHAS_LA = (2.5, 3.5, 6.0)
 DT_LA = 0.01  # prox step (E5p): the explicit step needs dt ~ 1e-3 at a = 0.01 (solver docs)
-
-
-def finite_n_hessians(alpha: float, N: int, times, seeds: int, eta: float, *,
-                      loss="phase_retrieval", scheme: str = "explicit",
-                      seed: int = 0) -> list[dict[str, np.ndarray]]:
-    """Dense Riemannian Hessians (H1) after gradient descent from ``m0 = 0`` (E5, E5p).
-
-    The l_a twin of :func:`dmft.finite_n.hessian_eigenvalues_along_gd` (which has no
-    ``loss=``/``scheme=`` yet): each of ``seeds`` problems (teacher, data with the labels of
-    ``loss``, a start exactly orthogonal to the teacher) runs gradient descent with step
-    ``eta`` to each time, on ``loss`` (``"explicit"``) or on its Moreau envelope
-    (``"prox"``, the finite-N twin of ``solve(scheme="prox", dt=eta)``); there the Hessian of
-    ``loss`` itself is diagonalised, its trivial zero mode along w removed.
-
-    Returns
-    -------
-    list of dict, one per time, each with arrays over the problems:
-    ``eigs`` (seeds, N - 1), ``mu`` (the problem's multiplier ``sum_mu f h / N``, E5),
-    ``overlap2_1`` (squared overlap of the lowest eigenvector with w*/sqrt(N)) and ``m``.
-    """
-    import math
-
-    from dmft.hessian import riemannian_hessian_dense
-    from dmft.losses import get_loss
-    from dmft.moreau import moreau_envelope
-    from dmft.problem import make_problem
-    from dmft.simulate import simulate
-
-    loss = get_loss(loss)
-    if scheme not in ("explicit", "prox"):
-        raise ValueError(f"scheme must be 'explicit' or 'prox', got {scheme!r}")
-    gd_loss = moreau_envelope(loss, eta) if scheme == "prox" else loss
-    children = np.random.SeedSequence(seed).spawn(seeds)
-    probs = [make_problem(alpha, N, m0=0.0, seed=c, loss=loss) for c in children]
-    out = []
-    for t in times:
-        W = ([p.W0[0] for p in probs] if t == 0 else
-             simulate(alpha, N, m0=0.0, t_max=t, eta=eta, seeds=seeds, seed=seed,
-                      loss=gd_loss, check_eta=scheme == "explicit").w_final)
-        rows = {"eigs": [], "mu": [], "overlap2_1": [], "m": []}
-        for p, w in zip(probs, W, strict=True):
-            lam, vec = np.linalg.eigh(riemannian_hessian_dense(p.X, p.y, w, loss=loss))
-            keep = np.arange(lam.size) != np.argmin(abs(lam))  # the trivial 0 along w
-            h = p.X @ w / math.sqrt(N)
-            rows["eigs"].append(lam[keep])
-            rows["mu"].append(float(loss.f(h, p.y) @ h) / N)
-            rows["overlap2_1"].append(float(vec[:, keep][:, 0] @ p.w_star) ** 2 / N)
-            rows["m"].append(float(w @ p.w_star) / N)
-        out.append({k: np.asarray(v) for k, v in rows.items()})
-    return out
 
 
 def reference_bbp_la(a: float) -> dict:
@@ -377,9 +330,9 @@ def figure_b_la(a: float = A_PAPER, quick: bool = False, alphas=REGIME_ALPHAS_LA
 
     DMFT from ``m0 = 1e-10`` with ``scheme="prox"``, ``dt = 0.01`` (:data:`DT_LA`);
     finite N from ``m0 = 0`` exactly with the same step on the Moreau envelope
-    (:func:`finite_n_hessians`), the Hessian of l_a itself diagonalised. t_BBP is read off
-    the DMFT run (:meth:`SpectrumTrajectory.t_bbp`); where there is none the middle column
-    is t_late / 4. Each row's title gives its regime as computed: alpha against
+    (:func:`dmft.finite_n.finite_n_hessians`), the Hessian of l_a itself diagonalised.
+    t_BBP is read off the DMFT run (:meth:`SpectrumTrajectory.t_bbp`); where there is none
+    the middle column is t_late / 4. Each row's title gives its regime as computed: alpha against
     alpha_BBP_init(a) (T1) and whether the outlier merged (T2). With ``quick`` the t = 0
     panels (and the outlier at t = 0 for t_BBP, which is then resolved to the first spectrum
     time 0.1 if the outlier has merged by then) use the exact law at coarser quadrature
@@ -388,6 +341,7 @@ def figure_b_la(a: float = A_PAPER, quick: bool = False, alphas=REGIME_ALPHAS_LA
     """
     import matplotlib.pyplot as plt
 
+    from dmft.finite_n import finite_n_hessians
     from dmft.losses import get_loss
     from dmft.solver import solve
     from dmft.spectrum import WeightLaw, spectrum_along, spectrum_curves

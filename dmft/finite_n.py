@@ -6,22 +6,21 @@ comparison with the Hessian law of the DMFT (H2-H8) such as figure (b).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
-__all__ = ["hessian_eigenvalues_along_gd"]
+__all__ = ["finite_n_hessians"]
 
 
-def hessian_eigenvalues_along_gd(alpha: float, N: int, times: Sequence[float], seeds: int,
-                                 eta: float, seed: int = 0,
-                                 ) -> tuple[list[np.ndarray], list[float]]:
-    """Riemannian Hessian eigenvalues after gradient descent from ``m0 = 0`` (H1, E5).
+def finite_n_hessians(alpha: float, N: int, times, seeds: int, eta: float, *,
+                      loss="phase_retrieval", scheme: str = "explicit",
+                      seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """Dense Riemannian Hessians (H1) after gradient descent from ``m0 = 0`` (E5, E5p).
 
-    For each of ``seeds`` independent problems (teacher, data and a start exactly
-    orthogonal to the teacher, E1-E3), gradient descent with step ``eta`` runs to each
-    time of ``times``; there the dense Riemannian Hessian on the tangent space is
-    diagonalised, its trivial zero mode (along w) removed.
+    Each of ``seeds`` problems (teacher, data with the labels of
+    ``loss``, a start exactly orthogonal to the teacher) runs gradient descent with step
+    ``eta`` to each time, on ``loss`` (``"explicit"``) or on its Moreau envelope
+    (``"prox"``, the finite-N twin of ``solve(scheme="prox", dt=eta)``); there the Hessian of
+    ``loss`` itself is diagonalised, its trivial zero mode along w removed.
 
     Parameters
     ----------
@@ -32,34 +31,47 @@ def hessian_eigenvalues_along_gd(alpha: float, N: int, times: Sequence[float], s
     times : sequence of float
         Gradient-descent times (0 is the start itself).
     seeds : int
-        Independent problems pooled per time.
+        Independent problems per time.
     eta : float
         Step size of gradient descent (E5).
+    loss, scheme :
+        Per-sample loss (E4, E4a) and step (``"explicit"`` or ``"prox"``).
     seed : int
         Root seed of the problems.
 
     Returns
     -------
-    eigs : list of arrays
-        Per time, the pooled ``seeds * (N - 1)`` eigenvalues.
-    m_abs : list of float
-        Per time, the mean ``|m| = |w . w*| / N`` over the problems.
+    list of dict, one per time, each with arrays over the problems:
+    ``eigs`` (seeds, N - 1), ``mu`` (the problem's multiplier ``sum_mu f h / N``, E5),
+    ``overlap2_1`` (squared overlap of the lowest eigenvector with w*/sqrt(N)) and ``m``.
     """
+    import math
+
     from dmft.hessian import riemannian_hessian_dense
+    from dmft.losses import get_loss
+    from dmft.moreau import moreau_envelope
     from dmft.problem import make_problem
     from dmft.simulate import simulate
 
+    loss = get_loss(loss)
+    if scheme not in ("explicit", "prox"):
+        raise ValueError(f"scheme must be 'explicit' or 'prox', got {scheme!r}")
+    gd_loss = moreau_envelope(loss, eta) if scheme == "prox" else loss
     children = np.random.SeedSequence(seed).spawn(seeds)
-    probs = [make_problem(alpha, N, m0=0.0, seed=c) for c in children]
-    eigs, m_abs = [], []
+    probs = [make_problem(alpha, N, m0=0.0, seed=c, loss=loss) for c in children]
+    out = []
     for t in times:
         W = ([p.W0[0] for p in probs] if t == 0 else
-             simulate(alpha, N, m0=0.0, t_max=t, eta=eta, seeds=seeds, seed=seed).w_final)
-        lams = []
+             simulate(alpha, N, m0=0.0, t_max=t, eta=eta, seeds=seeds, seed=seed,
+                      loss=gd_loss, check_eta=scheme == "explicit").w_final)
+        rows = {"eigs": [], "mu": [], "overlap2_1": [], "m": []}
         for p, w in zip(probs, W, strict=True):
-            lam = np.linalg.eigvalsh(riemannian_hessian_dense(p.X, p.y, w))
-            lams.append(np.delete(lam, np.argmin(abs(lam))))  # the trivial 0 along w
-        eigs.append(np.concatenate(lams))
-        m_abs.append(float(np.mean([abs(w @ p.w_star) / N
-                                    for p, w in zip(probs, W, strict=True)])))
-    return eigs, m_abs
+            lam, vec = np.linalg.eigh(riemannian_hessian_dense(p.X, p.y, w, loss=loss))
+            keep = np.arange(lam.size) != np.argmin(abs(lam))  # the trivial 0 along w
+            h = p.X @ w / math.sqrt(N)
+            rows["eigs"].append(lam[keep])
+            rows["mu"].append(float(loss.f(h, p.y) @ h) / N)
+            rows["overlap2_1"].append(float(vec[:, keep][:, 0] @ p.w_star) ** 2 / N)
+            rows["m"].append(float(w @ p.w_star) / N)
+        out.append({k: np.asarray(v) for k, v in rows.items()})
+    return out

@@ -44,7 +44,7 @@ def test_spectrum_a_t0_json_outlier_below_hard_edge(capsys):
     ["thresholds", "--a", "0"], ["thresholds", "--a", "nan"],
     ["spectrum", "--alpha", "6", "--a", "-1"],
     ["validate", "--alpha", "4", "--N", "50", "--a", "0.01", "--hessian-points", "2"],
-    ["demo", "--a", "0.01"], ["figures", "--a", "0.01"],
+    ["demo", "--a", "0"], ["figures", "--a", "0.01"],
     ["spectrum", "--alpha", "6", "--a", "0.01", "--N", "500"],
     ["spectrum", "--solution", "x.npz", "--a", "0.01"],
 ])

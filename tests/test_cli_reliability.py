@@ -314,7 +314,7 @@ def test_demo_summary_is_strict_json(monkeypatch, tmp_path, capsys):
 
     monkeypatch.setattr(demo, "_PHASES", tuple(phase(v) for v in
                                                (math.nan, math.inf, 1.0, np.float32(2), [1])))
-    demo.run_demo(tmp_path, quick=True, progress=True)
+    demo.run_demo(tmp_path, quick=True, progress=True, a=None)
     data = strict_loads((tmp_path / "summary.json").read_text())
     assert data["x3"] is None and data["x4"] is None and data["x5"] == 1.0
     err = capsys.readouterr().err
