@@ -60,13 +60,19 @@ ALG_N = (250, 500, 1000, 2000, 4000)  # sizes of alpha_alg(N)
 LA: dict[float, dict] = {
     0.01: {"scheme": "prox", "dt": 0.01, "n_samples": 4000, "t_max": 10.0, "every": 5,
            "growth_alphas": (3.0, 3.25, 3.5, 4.0, 4.5, 5.0, 6.0),
-           "t_bbp": {3.0: 1.5, 3.25: 1.5, 3.5: 2.5, 4.0: 4.0, 4.5: 4.0},
-           "ts_alphas": (3.0, 3.25, 3.5, 4.0, 4.5, 5.0), "margin_sys": 0.1},
+           "t_bbp": {3.0: 1.5, 3.25: 1.5, 3.5: 2.5, 4.0: 4.0},
+           "ts_alphas": (3.0, 3.25, 3.5, 4.0, 4.5, 5.0), "margin_sys": 0.11},
     1.0: {"scheme": "explicit", "dt": 0.02, "n_samples": 4000, "t_max": 10.0, "every": 5,
           "growth_alphas": (2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0),
-          "t_bbp": {2.0: 3.0, 3.0: 3.0, 4.0: 3.0, 5.0: 6.0, 6.0: 8.0, 7.0: 10.0, 8.0: 12.0,
-                    10.0: 12.0},
+          "t_bbp": {2.0: 3.0, 3.0: 3.0, 4.0: 3.0, 5.0: 4.0, 6.0: 5.0},
           "ts_alphas": (3.0, 4.0, 5.0, 6.0, 7.0, 8.0), "margin_sys": 0.08},
+    # alpha_BBP_TS only (--part ts), coarse: 2000 paths
+    0.1: {"scheme": "prox", "dt": 0.02, "n_samples": 2000, "t_max": 10.0,
+          "ts_alphas": (2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0), "margin_sys": 0.11},
+    # a = 10: l_a ~ l/a, so time runs ~a times slower: dt = 0.1 (0.1 fails at alpha = 8,
+    # t = 31) and t_max = 50
+    10.0: {"scheme": "explicit", "dt": 0.1, "n_samples": 2000, "t_max": 50.0,
+           "ts_alphas": (6.0, 6.15, 6.25, 6.5, 7.0), "margin_sys": 0.13},
 }
 
 
@@ -124,15 +130,22 @@ def _t_bbp_entry(r) -> dict:
 
 def _la_bbp(a: float) -> None:
     """t_BBP(alpha), alpha_BBP_TS (rate route on the shipped l_a growth factors) and
-    alpha_alg(N) into data/bbp_times_la<a>.json (rewritten after every t_BBP point)."""
+    alpha_alg(N) into data/bbp_times_la<a>.json (rewritten after every t_BBP point; a
+    rerun keeps the t_BBP points of that file computed with the same settings)."""
     s = _la_params(a)
     path = DATA / f"bbp_times_la{a:g}.json"
+    old = json.loads(path.read_text()) if path.is_file() else {"params": {}}
     out = {"a": a, "scheme": s["scheme"], "alpha_bbp_init": alpha_bbp_init(a=a).alpha,
            "t_bbp": {}, "params": {"t_max": {f"{x:g}": t for x, t in s["t_bbp"].items()},
                                    "dt": s["dt"], "n_samples": s["n_samples"], "every": 0.05,
                                    "m0": 1e-10, "m0_check": 1e-4,
                                    "n_response": "all paths"}}
+    same = all(old["params"].get(k) == out["params"][k] for k in ("dt", "n_samples", "every"))
     for al, horizon in s["t_bbp"].items():
+        key = f"{al:g}"
+        if same and old["params"]["t_max"].get(key) == horizon and key in old["t_bbp"]:
+            out["t_bbp"][key] = old["t_bbp"][key]  # same settings: kept
+            continue
         t0 = time.perf_counter()
         r = t_bbp(al, t_max=horizon, dt=s["dt"], n_samples=s["n_samples"], every=0.05, a=a,
                   scheme=s["scheme"])
@@ -161,7 +174,15 @@ def _ts_entries(a: float, s: dict, growths) -> dict:
     print(f"a = {a:g}: alpha_BBP_TS = {ts.alpha:.3f} +- {ts.error:.3f} (margin "
           f"{ts.alpha_margin:.3f} +- {ts.alpha_margin_err:.3f}, rate {ts.alpha_rate:.3f} +- "
           f"{ts.alpha_rate_err:.3f})", flush=True)
-    return {"alpha_bbp_ts": [ts.alpha, ts.error], "alpha_bbp_ts_routes": {
+    out = {}
+    if not np.isfinite(ts.alpha):
+        late = ", ".join(f"{m:.3f}" for m in ts.margin_late)
+        out["alpha_bbp_ts_note"] = (
+            f"not resolved: neither order parameter changes sign over alphas "
+            f"{ts.alphas.tolist()} (late margins {late}, each +- {ts.params['margin_sys']:g} "
+            f"systematic; rates {np.round(ts.rate_inf, 3).tolist()} +- "
+            f"{np.round(ts.rate_inf_sem, 3).tolist()})")
+    return {**out, "alpha_bbp_ts": [ts.alpha, ts.error], "alpha_bbp_ts_routes": {
         "margin": [ts.alpha_margin, ts.alpha_margin_err],
         "rate": [ts.alpha_rate, ts.alpha_rate_err], "alphas": ts.alphas.tolist(),
         "margin_late": ts.margin_late.tolist(), "margin_late_sem": ts.margin_late_sem.tolist(),

@@ -61,8 +61,9 @@ def _shipped_ts(a: float | None) -> dict:
     name = "bbp_times.json" if a is None else f"bbp_times_la{a:g}.json"
     out = {"alpha_bbp_ts": value, "alpha_bbp_ts_err": err,
            "alpha_bbp_ts_source": f"shipped data/{name}"}
-    if value is None:
-        out["alpha_bbp_ts_note"] = f"data/{name} holds no alpha_BBP_TS"
+    if value is None or not np.isfinite(value):  # the file says why (data/README.md)
+        out["alpha_bbp_ts_note"] = (f"data/{name} holds no finite alpha_BBP_TS: "
+                                    f"{ref.get('alpha_bbp_ts_note', 'no reason given')}")
     return out
 
 

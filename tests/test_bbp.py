@@ -105,10 +105,13 @@ def test_combine_weights_routes_and_inflates_the_error_only_on_disagreement():
 
 
 # ------------------------------------------------------------------ normalised loss l_a (E4a)
+@pytest.mark.slow
 def test_small_la_t_bbp_matches_shipped_reference():
     """Recompute t_BBP(alpha = 4) of l_a at a = 1 at small size (S = 1000 against the
-    shipped 8000) and compare with data/bbp_times_la1.json within the combined refinement
-    errors (both sides carry one), plus one spectrum spacing (linear interpolation)."""
+    shipped 4000; ~45 s on a loaded machine: slow) and compare with
+    data/bbp_times_la1.json within the combined refinement errors (both sides carry one),
+    plus one spectrum spacing (linear interpolation). The default suite recomputes a
+    shipped l_a number through test_growth.py (G at alpha = 4, a = 1)."""
     ref = reference_bbp(a=1.0)
     assert ref["a"] == 1.0 and ref["scheme"] == "explicit"
     shipped = ref["t_bbp"][4.0]
@@ -116,15 +119,6 @@ def test_small_la_t_bbp_matches_shipped_reference():
     assert r.a == 1.0 and r.scheme == "explicit" and r.params["n_response"] == "auto"
     assert math.isfinite(r.t_bbp) and math.isfinite(r.error)
     assert abs(r.t_bbp - shipped["t"]) < 3 * math.hypot(r.error, shipped["error"]) + 0.05
-
-
-def test_la_t_bbp_is_not_the_plain_loss():
-    """a= reaches the solver and the spectra: at alpha = 2 the plain loss has no outlier
-    at t = 0 (alpha_BBP_init = 3.15: t_BBP = 0) while l_a at a = 1 (1.13) has one."""
-    la = t_bbp(2.0, t_max=0.3, n_samples=400, every=0.05, a=1.0)
-    assert la.margin[0] > 0 and la.t_bbp > 0
-    plain = t_bbp(2.0, t_max=0.1, n_samples=400, every=0.05)
-    assert plain.t_bbp == 0.0 and plain.a is None
 
 
 def test_reference_bbp_per_a_files():
@@ -138,7 +132,10 @@ def test_reference_bbp_per_a_files():
         d = reference_bbp(a=a)
         assert d["a"] == a and d["scheme"] in ("explicit", "prox")
         value, err = d["alpha_bbp_ts"]
-        assert d["alpha_bbp_init"] < value and err > 0  # T3 lies above T1
+        if math.isfinite(value):
+            assert d["alpha_bbp_init"] < value and err > 0  # T3 lies above T1
+        else:  # not resolved: the file says why
+            assert "not resolved" in d["alpha_bbp_ts_note"]
     with pytest.raises(FileNotFoundError, match=r"shipped a values: .*0\.01"):
         reference_bbp(a=0.5)
     with pytest.raises(ValueError, match="holds the values of a"):
