@@ -32,8 +32,9 @@ def _thresholds_arguments(p: argparse.ArgumentParser) -> None:
                    "reading the shipped data/bbp_times[_la<a>].json (minutes; small sizes)")
     p.add_argument("--ts-alphas", type=float, nargs="+", default=None,
                    help="--recompute-ts: sample ratios to bracket alpha_BBP_TS (default: the "
-                   "shipped file's, else for l_a alpha_BBP_init(a) x 1.05..1.6, for the plain "
-                   "loss 9..13)")
+                   "shipped file's, else for l_a alpha_BBP_init(a) x 1.1..5.6, for the plain "
+                   "loss 9..13; measured alpha_BBP_TS / alpha_BBP_init = 1.3, 2.1, 4.3 at "
+                   "a = 0.01, 0.1, 1)")
     p.add_argument("--ts-t-max", type=float, default=None,
                    help="--recompute-ts: horizon of the m0 -> 0+ runs (default 5)")
     p.add_argument("--ts-samples", type=int, default=None,
@@ -80,7 +81,7 @@ def _recomputed_ts(args: argparse.Namespace, a: float | None, alpha_init: float)
     dt = args.ts_dt or shipped.get("params", {}).get("dt", 0.02 if a is None else 0.01)
     alphas = args.ts_alphas or shipped.get("alphas") or (
         [9.0, 10.0, 11.0, 12.0, 13.0] if a is None
-        else [round(alpha_init * f, 3) for f in (1.05, 1.15, 1.3, 1.45, 1.6)])
+        else [round(alpha_init * f, 3) for f in (1.1, 1.3, 1.6, 2.0, 2.6, 3.4, 4.4, 5.6)])
     ts = alpha_bbp_ts(alphas, t_max=args.ts_t_max or 5.0, dt=dt,
                       n_samples=args.ts_samples or 2000,
                       executor=None, progress=not args.no_progress, a=a, scheme=scheme)
