@@ -27,19 +27,87 @@ def _thresholds_arguments(p: argparse.ArgumentParser) -> None:
     a_argument(p)
     p.add_argument("--peak", action="store_true",
                    help="also locate where nu_e first shows a separate peak (slow, minutes)")
+    p.add_argument("--recompute-ts", action="store_true",
+                   help="recompute alpha_BBP_TS (T3) with dmft.bbp.alpha_bbp_ts instead of "
+                   "reading the shipped data/bbp_times[_la<a>].json (minutes; small sizes)")
+    p.add_argument("--ts-alphas", type=float, nargs="+", default=None,
+                   help="--recompute-ts: sample ratios to bracket alpha_BBP_TS (default: the "
+                   "shipped file's, else for l_a alpha_BBP_init(a) x 1.1..5.6, for the plain "
+                   "loss 9..13; measured alpha_BBP_TS / alpha_BBP_init = 1.3, 2.1, 4.3 at "
+                   "a = 0.01, 0.1, 1)")
+    p.add_argument("--ts-t-max", type=float, default=None,
+                   help="--recompute-ts: horizon of the m0 -> 0+ runs (default 5)")
+    p.add_argument("--ts-samples", type=int, default=None,
+                   help="--recompute-ts: paths per run (default 2000)")
+    p.add_argument("--ts-dt", type=float, default=None,
+                   help="--recompute-ts: step (default: prox 0.01 for l_a, explicit 0.02 "
+                   "for the plain loss; l_a at small a is stiff, THEORY E5a)")
     p.add_argument("--json", action="store_true", help="print a JSON document on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _shipped_ts(a: float | None) -> dict:
+    """alpha_BBP_TS of the shipped file for ``a``, or null with the reason (never absent)."""
+    from dmft.bbp import reference_bbp
+    from dmft.growth import reference_a_values
+
+    try:
+        ref = reference_bbp(a=a)
+    except FileNotFoundError:
+        have = ", ".join(f"{x:g}" for x in reference_a_values("bbp_times", ".json"))
+        return {"alpha_bbp_ts": None, "alpha_bbp_ts_err": None, "alpha_bbp_ts_source": None,
+                "alpha_bbp_ts_note": f"no shipped alpha_BBP_TS for a = {a:g} (shipped: a = "
+                f"{have or 'none'} and the plain loss); use --recompute-ts"}
+    value, err = ref.get("alpha_bbp_ts") or (None, None)
+    name = "bbp_times.json" if a is None else f"bbp_times_la{a:g}.json"
+    out = {"alpha_bbp_ts": value, "alpha_bbp_ts_err": err,
+           "alpha_bbp_ts_source": f"shipped data/{name}"}
+    if value is None or not np.isfinite(value):  # the file says why (data/README.md)
+        out["alpha_bbp_ts_note"] = (f"data/{name} holds no finite alpha_BBP_TS: "
+                                    f"{ref.get('alpha_bbp_ts_note', 'no reason given')}")
+    return out
+
+
+def _recomputed_ts(args: argparse.Namespace, a: float | None, alpha_init: float) -> dict:
+    """alpha_BBP_TS recomputed with :func:`dmft.bbp.alpha_bbp_ts` at the sizes of the
+    ``--ts-*`` options (alphas and steps defaulting to the shipped file's, if any)."""
+    from dmft.bbp import alpha_bbp_ts, reference_bbp
+
+    try:
+        shipped = reference_bbp(a=a).get("alpha_bbp_ts_routes", {})
+    except FileNotFoundError:
+        shipped = {}
+    scheme = shipped.get("params", {}).get("scheme", "explicit" if a is None else "prox")
+    dt = args.ts_dt or shipped.get("params", {}).get("dt", 0.02 if a is None else 0.01)
+    alphas = args.ts_alphas or shipped.get("alphas") or (
+        [9.0, 10.0, 11.0, 12.0, 13.0] if a is None
+        else [round(alpha_init * f, 3) for f in (1.1, 1.3, 1.6, 2.0, 2.6, 3.4, 4.4, 5.6)])
+    ts = alpha_bbp_ts(alphas, t_max=args.ts_t_max or 5.0, dt=dt,
+                      n_samples=args.ts_samples or 2000,
+                      executor=None, progress=not args.no_progress, a=a, scheme=scheme)
+    out = {"alpha_bbp_ts": ts.alpha, "alpha_bbp_ts_err": ts.error,
+           "alpha_bbp_ts_source": "recomputed", "alpha_bbp_ts_params": ts.params}
+    if not np.isfinite(ts.alpha):
+        out["alpha_bbp_ts_note"] = (f"recomputed: neither order parameter changes sign over "
+                                    f"alphas {alphas}; widen --ts-alphas")
+    return out
 
 
 def _thresholds_handler(args: argparse.Namespace) -> int:
     from dmft.thresholds import thresholds_summary
 
     a = loss_a(args)
+    if not args.recompute_ts and any(
+            v is not None for v in (args.ts_alphas, args.ts_dt, args.ts_t_max, args.ts_samples)):
+        raise ValueError("--ts-alphas/--ts-dt/--ts-t-max/--ts-samples need --recompute-ts")
     out = thresholds_summary(m=args.m, separate_peak=args.peak, a=a,
                              progress=not args.no_progress)
+    out.update(_recomputed_ts(args, a, out["alpha_bbp_init"]) if args.recompute_ts
+               else _shipped_ts(a))
     if args.json:
         emit_json(out)
-    elif a is not None:
+        return 0
+    if a is not None:
         print(f"{out['loss']}: alpha_BBP_init = {out['alpha_bbp_init']:.8f} "
               f"(+- {out['alpha_bbp_init_error']:.1e}; outlier leaves the "
               f"{'hard edge' if out['alpha_bbp_init_kind'] == 'edge' else 'end of the support'}"
@@ -49,12 +117,17 @@ def _thresholds_handler(args: argparse.Namespace) -> int:
         print(f"alpha_BBP_init = {out['alpha_bbp_init']:.8f} "
               f"(+- {out['alpha_bbp_init_error']:.1e}); 1/S' < 1 above "
               f"{out['alpha_overlap_below_one']:.4f}; alpha_c(N): {ac}")
+    ts = out["alpha_bbp_ts"]
+    print(f"alpha_BBP_TS = {ts:.2f} +- {out['alpha_bbp_ts_err']:.2f} "
+          f"({out['alpha_bbp_ts_source']})" if ts is not None and np.isfinite(ts)
+          else f"alpha_BBP_TS: {out['alpha_bbp_ts_note']}")
     return 0
 
 
 COMMANDS.append(
     ("thresholds", "thresholds at the random start (T1): alpha_BBP_init with its error, "
-     "1/S' < 1, alpha_c(N)", _thresholds_arguments, _thresholds_handler)
+     "1/S' < 1, alpha_c(N); alpha_BBP_TS (T3) shipped or recomputed",
+     _thresholds_arguments, _thresholds_handler)
 )
 
 

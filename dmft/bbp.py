@@ -31,8 +31,14 @@ alpha_BBP_TS (T3)
     margin carries a systematic error from the population size (``margin_sys``,
     measured), added in quadrature.
 
-:func:`reference_bbp` reads the shipped values (``data/bbp_times.json``, through
-:mod:`dmft._data`).
+Loss and step: every function takes ``a`` (None: the plain loss E4; else l_a of E4a) and
+``scheme`` (``"explicit"``/``"prox"``, :func:`dmft.solver.solve`), carried by the records;
+the spectra follow the solution's loss (:func:`dmft.spectrum.spectrum_along`). For the
+steps l_a needs see :mod:`dmft.growth`. For l_a the solver's default ``n_response="auto"``
+uses all paths (its response tail lives in the stiff paths).
+
+:func:`reference_bbp` reads the shipped values (``data/bbp_times.json``, or
+``data/bbp_times_la<a>.json`` for l_a, through :mod:`dmft._data`).
 """
 
 from __future__ import annotations
@@ -46,7 +52,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dmft import _checks, _data
+from dmft import _checks
+from dmft.growth import Scheme, _loss_a, loss_for, shipped_path
 from dmft.solver import solve
 from dmft.sweeps import sweep
 
@@ -78,6 +85,8 @@ class BBPTime:
     returns : bool
         Whether the margin turns positive again after t_bbp within t_max (the outlier
         flickers around the edge: t_bbp is then the *first* merge and noise-limited).
+    params : dict
+        The runs' parameters, with ``a`` (None: plain loss) and ``scheme``.
     """
 
     alpha: float
@@ -92,18 +101,28 @@ class BBPTime:
     params: dict = field(default_factory=dict)
 
     @property
+    def a(self) -> float | None:
+        """Normalisation of l_a (E4a); None for the plain loss (E4)."""
+        return self.params.get("a")
+
+    @property
+    def scheme(self) -> str:
+        """Step of the DMFT runs (``"explicit"`` or ``"prox"``)."""
+        return self.params.get("scheme", "explicit")
+
+    @property
     def m0_shift(self) -> float:
         """``|t_bbp(m0_check) - t_bbp(m0)|``: the m0 dependence (should be ~0)."""
         key = next(k for k in self.variants if k.startswith("m0="))
         return abs(self.variants[key] - self.variants["base"])
 
 
-def _bbp_run(alpha, t_max, dt, n_samples, m0, seed, every, n_response):
+def _bbp_run(alpha, t_max, dt, n_samples, m0, seed, every, n_response, a, scheme):
     from dmft.spectrum import spectrum_along
 
     times = np.arange(0.0, t_max + 1e-9, every)
     sol = solve(alpha, m0, t_max, dt=dt, n_samples=n_samples, seed=seed, n_response=n_response,
-                sample_times=times)
+                sample_times=times, loss=loss_for(a, scheme), scheme=scheme)
     if sol.status != 0:
         raise RuntimeError(f"DMFT for t_BBP(alpha={alpha:g}, dt={dt:g}) failed: {sol.message}")
     return spectrum_along(sol, sol.sample_times)
@@ -111,7 +130,8 @@ def _bbp_run(alpha, t_max, dt, n_samples, m0, seed, every, n_response):
 
 def t_bbp(alpha: float, t_max: float = 3.0, dt: float = 0.02, n_samples: int = 8000,
           m0: float = _M0, m0_check: float = 1e-4, seed: int = 0, every: float = 0.05,
-          n_response: int | None = 2000) -> BBPTime:
+          n_response: int | None | str = "auto", a: float | None = None,
+          scheme: Scheme = "explicit") -> BBPTime:
     """Time at which the BBP outlier along w* merges with the bulk (T2), with refinements.
 
     Parameters
@@ -122,7 +142,13 @@ def t_bbp(alpha: float, t_max: float = 3.0, dt: float = 0.02, n_samples: int = 8
         Horizon; ``t_bbp = inf`` if the outlier survives it.
     dt, n_samples, seed, n_response :
         Base run of :func:`dmft.solver.solve`; variants use ``dt/2``, ``seed + 1`` and
-        ``4 n_samples`` (with ``seed + 2``).
+        ``4 n_samples`` (with ``seed + 2``). ``n_response="auto"``: 2000 response paths for
+        the plain loss, all paths for l_a.
+    a : float, optional
+        Normalisation of l_a (E4a); None: the plain loss (E4).
+    scheme : {"explicit", "prox"}
+        Step of the DMFT (l_a at a = 0.01 needs ``"prox"`` with dt <= 0.01, or explicit
+        dt ~ 1e-3: :mod:`dmft.growth`).
     m0, m0_check : float
         Small initial overlaps (the m0 -> 0+ limit and its check).
     every : float
@@ -133,8 +159,9 @@ def t_bbp(alpha: float, t_max: float = 3.0, dt: float = 0.02, n_samples: int = 8
     every = _checks.positive("every", every)
     if every < dt - 1e-12:
         raise ValueError(f"every={every} must be >= dt={dt}: spectra need solver times")
+    a = _loss_a(a, scheme)
     common = {"alpha": alpha, "t_max": t_max, "n_samples": n_samples, "every": every,
-              "n_response": n_response}
+              "n_response": n_response, "a": a, "scheme": scheme}
     runs = {
         "base": _bbp_run(dt=dt, m0=m0, seed=seed, **common),
         "dt/2": _bbp_run(dt=dt / 2, m0=m0, seed=seed, **common),
@@ -178,6 +205,8 @@ class ThresholdStates:
         Combined estimate and uncertainty (module docstring).
     method : str
         The method, in words, for reports.
+    params : dict
+        The runs' parameters, with ``a`` (None: plain loss) and ``scheme``.
     """
 
     alphas: np.ndarray
@@ -194,13 +223,25 @@ class ThresholdStates:
     method: str
     params: dict = field(default_factory=dict)
 
+    @property
+    def a(self) -> float | None:
+        """Normalisation of l_a (E4a); None for the plain loss (E4)."""
+        return self.params.get("a")
+
+    @property
+    def scheme(self) -> str:
+        """Step of the DMFT runs (``"explicit"`` or ``"prox"``)."""
+        return self.params.get("scheme", "explicit")
+
 
 def _ts_point(alpha: float, t_max: float, dt: float, n_samples: int, seed: int,
-              every: float) -> dict[str, np.ndarray]:
+              every: float, a: float | None = None,
+              scheme: Scheme = "explicit") -> dict[str, np.ndarray]:
     from dmft.spectrum import spectrum_along
 
     times = np.arange(0.0, t_max + 1e-9, every)
-    sol = solve(alpha, _M0, t_max, dt=dt, n_samples=n_samples, seed=seed, sample_times=times)
+    sol = solve(alpha, _M0, t_max, dt=dt, n_samples=n_samples, seed=seed, sample_times=times,
+                loss=loss_for(a, scheme), scheme=scheme)
     if sol.status != 0:
         raise RuntimeError(f"DMFT for alpha_BBP_TS at alpha={alpha:g} failed: {sol.message}")
     tr = spectrum_along(sol, sol.sample_times)
@@ -274,7 +315,8 @@ def alpha_bbp_ts(alphas: Sequence[float] = (9.0, 10.0, 11.0, 12.0, 13.0), t_max:
                  dt: float = 0.02, n_samples: int = 4000, seed: int = 0, every: float = 0.25,
                  margin_sys: float = 0.45, growths: Sequence | None = None,
                  executor: Executor | None = None, cache_dir: str | Path | None = None,
-                 progress: bool = True) -> ThresholdStates:
+                 progress: bool = True, a: float | None = None,
+                 scheme: Scheme = "explicit") -> ThresholdStates:
     """alpha_BBP_TS (T3): where the outlier survives the threshold-state limit.
 
     Runs the DMFT from ``m0 = 1e-10`` to ``t_max`` at every alpha (in parallel through
@@ -289,26 +331,37 @@ def alpha_bbp_ts(alphas: Sequence[float] = (9.0, 10.0, 11.0, 12.0, 13.0), t_max:
         population sizes, measured 0.4-0.5 at alpha = 10 and 12 (S = 4000-32000, t in
         [2.5, 5]), larger than the within-run standard error (0.15-0.3).
     growths : sequence of GrowthFactor, optional
-        Longer growth factors for the rate route (e.g. the shipped ones, t <= 20); default:
-        the G of these runs, windows ``[t_max/4, t_max/2]`` and ``[t_max/2, t_max]``.
+        Longer growth factors for the rate route (e.g. the shipped ones, t <= 20), of the
+        same loss (their ``a`` must be ``a``); default: the G of these runs, windows
+        ``[t_max/4, t_max/2]`` and ``[t_max/2, t_max]``.
+    a : float, optional
+        Normalisation of l_a (E4a); None: the plain loss (E4). The late margin's
+        ``margin_sys`` default was measured on the plain loss: pass the value measured for
+        l_a (``data/README.md``).
+    scheme : {"explicit", "prox"}
+        Step of the DMFT (:mod:`dmft.growth` for the steps l_a needs).
     """
-    a = np.array([_checks.positive("alpha", x) for x in alphas])
-    if a.size < 2:
+    al = np.array([_checks.positive("alpha", x) for x in alphas])
+    if al.size < 2:
         raise ValueError("alpha_bbp_ts needs at least two alphas to locate a sign change")
+    a_loss = _loss_a(a, scheme)
+    if growths is not None and any(g.a != a_loss for g in growths):
+        raise ValueError(f"growths of a = {sorted({str(g.a) for g in growths})} given for "
+                         f"a = {a_loss}: the rate route needs the growth factors of this loss")
     params = {"t_max": _checks.positive("t_max", t_max), "dt": dt, "n_samples": n_samples,
-              "seed": seed, "every": every}
-    points = sweep(_ts_point, a, executor=executor, cache_dir=cache_dir, progress=progress,
+              "seed": seed, "every": every, "a": a_loss, "scheme": scheme}
+    points = sweep(_ts_point, al, executor=executor, cache_dir=cache_dir, progress=progress,
                    desc="alpha_BBP_TS", **params)
     mg = np.array([_late_margin(p["t_spec"], p["margin"], t_max) for p in points])
     mg[:, 1] = np.hypot(mg[:, 1], margin_sys)
     if growths is None:
-        ra, rt = a, np.array([_rate_inf(p["t"], p["G"], p["G_sem"], t_max) for p in points])
+        ra, rt = al, np.array([_rate_inf(p["t"], p["G"], p["G_sem"], t_max) for p in points])
         t_rate = t_max
     else:
         ra = np.array([g.alpha for g in growths])
         t_rate = float(min(g.t[-1] for g in growths))
         rt = np.array([_rate_inf(g.t, g.G, g.G_sem, t_rate) for g in growths])
-    am, am_err = _root_linear(a, mg[:, 0], mg[:, 1])
+    am, am_err = _root_linear(al, mg[:, 0], mg[:, 1])
     ar, ar_err = _root_linear(ra, rt[:, 0], rt[:, 1])
     est, error = _combine((am, am_err), (ar, ar_err))
     method = ("zero crossings (weighted line through the bracketing alphas and one neighbour "
@@ -318,7 +371,7 @@ def alpha_bbp_ts(alphas: Sequence[float] = (9.0, 10.0, 11.0, 12.0, 13.0), t_max:
               f"[{t_rate / 4:g}, {t_rate / 2:g}] and [{t_rate / 2:g}, {t_rate:g}]; estimate = "
               "inverse-variance mean of the routes that cross, error scaled by "
               "sqrt(chi^2/(n-1)) when they disagree beyond their errors")
-    return ThresholdStates(alphas=a, margin_late=mg[:, 0], margin_late_sem=mg[:, 1],
+    return ThresholdStates(alphas=al, margin_late=mg[:, 0], margin_late_sem=mg[:, 1],
                            rate_inf=rt[:, 0], rate_inf_sem=rt[:, 1], alpha_margin=am,
                            alpha_margin_err=am_err, alpha_rate=ar, alpha_rate_err=ar_err,
                            alpha=est, error=error, method=method,
@@ -327,16 +380,32 @@ def alpha_bbp_ts(alphas: Sequence[float] = (9.0, 10.0, 11.0, 12.0, 13.0), t_max:
 
 
 # ---------------------------------------------------------------------------- data
-def reference_bbp(path: str | Path | None = None) -> dict:
-    """Shipped t_BBP(alpha) and alpha_BBP_TS (``data/bbp_times.json``; format:
-    ``data/README.md``), with the alphas of ``t_bbp`` as floats.
+def reference_bbp(path: str | Path | None = None, a: float | None = None) -> dict:
+    """Shipped t_BBP(alpha) and alpha_BBP_TS (``data/bbp_times.json``, or
+    ``data/bbp_times_la<a>.json`` for l_a; format: ``data/README.md``), with the alphas of
+    ``t_bbp`` as floats and ``a`` (None: plain loss) and ``scheme`` always present.
 
     Parameters
     ----------
     path : path, optional
-        Another file of the same format; default: the shipped one (:mod:`dmft._data`).
+        Another file of the same format; default: the shipped one for ``a``.
+    a : float, optional
+        Normalisation of l_a (E4a); None: the plain loss. With ``path``, the file's own
+        ``a`` must match.
+
+    Raises
+    ------
+    FileNotFoundError
+        No shipped file for this ``a`` (the message lists the a values shipped).
+    ValueError
+        ``path`` holds another loss than ``a``.
     """
-    path = _data.data_path(_data.BBP_TIMES) if path is None else Path(path)
+    a = _loss_a(a, "explicit")  # checked; inf -> None (the plain loss)
+    path = shipped_path("bbp_times", ".json", a) if path is None else Path(path)
     d = json.loads(Path(path).read_text())
-    d["t_bbp"] = {float(a): v for a, v in d["t_bbp"].items()}
+    d.setdefault("a", None)  # files before l_a: the plain loss, explicit steps
+    d.setdefault("scheme", "explicit")
+    if a is not None and (d["a"] is None or not math.isclose(d["a"], a, rel_tol=1e-12)):
+        raise ValueError(f"{path} holds the values of a = {d['a']}, not a = {a:g}")
+    d["t_bbp"] = {float(x): v for x, v in d["t_bbp"].items()}
     return d

@@ -29,32 +29,98 @@ diverges). The horizon matters: below alpha_BBP_TS, G keeps growing slowly (meas
 ``t_max`` of the experiment it is compared with (:func:`threshold_at_horizon`). ``m_escape``
 is the one constant left; the finite-N success rates measure it.
 
+Loss and step
+-------------
+Every function takes ``a`` (None: the plain loss E4; else the normalised loss l_a of E4a,
+``get_loss("phase_retrieval", a=a)``) and ``scheme`` (``"explicit"`` or ``"prox"``, as in
+:func:`dmft.solver.solve`); records and files carry both. l_a is stiff (THEORY E5a): at
+a = 0.01 the explicit step needs dt ~ 1e-3 and the prox step dt <= 0.01 up to alpha ~ 7
+(measured: prox dt = 0.02 is refused at alpha = 6, dt = 0.01 at alpha = 8); a = 1 runs
+with explicit dt = 0.02. For l_a the solver's default ``n_response="auto"`` uses all paths.
+
 Alpha sweeps go through :func:`dmft.sweeps.sweep` (any executor, cached, with progress).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from dmft import _checks, _data
 from dmft._io import load_npz, save_npz
+from dmft.losses import Loss, get_loss
 from dmft.solver import solve
 from dmft.sweeps import sweep
 
 __all__ = ["GrowthFactor", "growth_factor", "AlgorithmicThreshold", "alpha_alg",
            "invert_growth", "log_G_horizon", "threshold_at_horizon", "predicted_success",
-           "C_MEDIAN", "reference_growth", "write_reference_growth"]
+           "C_MEDIAN", "reference_growth", "write_reference_growth", "reference_a_values"]
 
 _M0_TANGENT = 1e-10
 
 C_MEDIAN = 0.6744897501960817
 """Median of ``sqrt(N) |m0|`` for a uniformly random start (``m0 ~ g/sqrt(N)``, g standard
 normal, up to O(1/N)): the ``c`` at which half of the random starts escape."""
+
+Scheme = Literal["explicit", "prox"]
+
+
+def loss_for(a: float | None, scheme: str = "explicit") -> str | Loss:
+    """The loss of ``a`` (None: the plain loss E4, else l_a of E4a), with ``scheme`` checked
+    (``"prox"`` is for l_a only: the plain loss has no backward-Euler point guarantee)."""
+    if scheme not in ("explicit", "prox"):
+        raise ValueError(f"scheme must be 'explicit' or 'prox', got {scheme!r}")
+    if a is None:
+        if scheme == "prox":
+            raise ValueError("scheme='prox' is for the normalised loss l_a: give a > 0")
+        return "phase_retrieval"
+    return get_loss("phase_retrieval", a=a)
+
+
+def per_a_file(stem: str, suffix: str, a: float | None) -> str:
+    """File name of a shipped reference for ``a``: ``<stem><suffix>`` for the plain loss,
+    ``<stem>_la<a:g><suffix>`` for l_a (``data/README.md``)."""
+    return f"{stem}{suffix}" if a is None else f"{stem}_la{float(a):g}{suffix}"
+
+
+def reference_a_values(stem: str, suffix: str) -> list[float]:
+    """The values of a for which ``data/<stem>_la<a><suffix>`` is shipped, sorted."""
+    found = []
+    for p in _data.data_dir().glob(f"{stem}_la*{suffix}"):
+        try:
+            found.append(float(p.name[len(stem) + 3:-len(suffix)]))
+        except ValueError:
+            continue
+    return sorted(found)
+
+
+def shipped_path(stem: str, suffix: str, a: float | None) -> Path:
+    """Path of the shipped reference for ``a`` (None: the plain loss).
+
+    Raises
+    ------
+    FileNotFoundError
+        If none is shipped for this a; the message names the a values that are.
+    """
+    if a is None:
+        return _data.data_path(per_a_file(stem, suffix, None))
+    a = get_loss("phase_retrieval", a=a).a  # checked: a > 0, not NaN
+    if a is None:  # a = inf is the plain loss
+        return _data.data_path(per_a_file(stem, suffix, None))
+    path = _data.data_dir() / per_a_file(stem, suffix, a)
+    if not path.is_file():
+        have = ", ".join(f"{x:g}" for x in reference_a_values(stem, suffix)) or "none"
+        raise FileNotFoundError(
+            f"no shipped {stem}{suffix} for the normalised loss at a = {a:g} ({path.name}); "
+            f"shipped a values: {have} (or a=None for the plain loss). Compute it with "
+            f"benchmarks/reference_data.py --a {a:g}")
+    return path
 
 
 @dataclass
@@ -68,12 +134,18 @@ class GrowthFactor:
     t, G, G_sem : (T,) arrays
         Times, growth factor and its Monte Carlo standard error (independent
         sub-populations of the solver).
+    a : float or None
+        Normalisation of l_a (E4a); None for the plain loss (E4).
+    scheme : {"explicit", "prox"}
+        Step of the DMFT behind it (:func:`dmft.solver.solve`).
     """
 
     alpha: float
     t: np.ndarray
     G: np.ndarray
     G_sem: np.ndarray
+    a: float | None = None
+    scheme: Scheme = "explicit"
 
     @property
     def log_G_max(self) -> float:
@@ -88,7 +160,8 @@ class GrowthFactor:
 
 
 def growth_factor(alpha: float, t_max: float = 10.0, dt: float = 0.02,
-                  n_samples: int = 8000, seed: int = 0, **solve_kwargs) -> GrowthFactor:
+                  n_samples: int = 8000, seed: int = 0, a: float | None = None,
+                  scheme: Scheme = "explicit", **solve_kwargs) -> GrowthFactor:
     """Growth factor from the m = 0 DMFT and its tangent equations (module docstring).
 
     Parameters
@@ -96,16 +169,25 @@ def growth_factor(alpha: float, t_max: float = 10.0, dt: float = 0.02,
     alpha : float
         Sample ratio M/N.
     t_max, dt, n_samples, seed :
-        Passed to :func:`dmft.solver.solve`.
+        Passed to :func:`dmft.solver.solve` (t_max, dt in GD time units).
+    a : float, optional
+        Normalisation of l_a (E4a); None: the plain loss (E4), or the ``loss`` keyword.
+    scheme : {"explicit", "prox"}
+        Step of the DMFT (module docstring: the step l_a needs).
     **solve_kwargs :
-        Further options of :func:`dmft.solver.solve` (e.g. ``n_response``).
+        Further options of :func:`dmft.solver.solve` (e.g. ``n_response``, or ``loss`` for
+        another loss when ``a`` is None).
     """
-    sol = solve(alpha, _M0_TANGENT, t_max, dt=dt, n_samples=n_samples, seed=seed,
-                **solve_kwargs)
+    if "loss" in solve_kwargs and (a is not None or scheme != "explicit"):
+        raise ValueError("give either loss= (another loss, explicit step) or a=/scheme=, "
+                         "not both")
+    loss = solve_kwargs.pop("loss", None) or loss_for(a, scheme)
+    sol = solve(alpha, _M0_TANGENT, t_max, dt=dt, n_samples=n_samples, seed=seed, loss=loss,
+                scheme=scheme, **solve_kwargs)
     if sol.status != 0:
         raise RuntimeError(f"DMFT for the growth factor failed: {sol.message}")
     return GrowthFactor(alpha=float(alpha), t=sol.t, G=sol.m / _M0_TANGENT,
-                        G_sem=sol.m_sem / _M0_TANGENT)
+                        G_sem=sol.m_sem / _M0_TANGENT, a=sol.loss.a, scheme=scheme)
 
 
 @dataclass
@@ -125,6 +207,10 @@ class AlgorithmicThreshold:
         The sweep behind it.
     c, m_escape : float
         Constants of the criterion.
+    a : float or None
+        Normalisation of l_a (E4a); None for the plain loss (E4).
+    scheme : {"explicit", "prox"}
+        Step of the DMFT behind the sweep.
     """
 
     N: np.ndarray
@@ -135,29 +221,41 @@ class AlgorithmicThreshold:
     log_G_max_sem: np.ndarray
     c: float
     m_escape: float
+    a: float | None = None
+    scheme: Scheme = "explicit"
 
 
 def alpha_alg(N: Sequence[float], alphas: Sequence[float] = tuple(range(3, 14)),
               c: float = C_MEDIAN, m_escape: float = 0.5, t_max: float = 10.0,
               dt: float = 0.02,
               n_samples: int = 8000, seed: int = 0, executor: Executor | None = None,
-              cache_dir: str | Path | None = None,
-              progress: bool = True) -> AlgorithmicThreshold:
+              cache_dir: str | Path | None = None, progress: bool = True,
+              a: float | None = None, scheme: Scheme = "explicit") -> AlgorithmicThreshold:
     """Finite-N threshold from the growth factor: ``log G_max = log(sqrt(N) m_escape / c)``.
 
     ``log G_max(alpha)`` is interpolated linearly between the swept alphas (it must be
     increasing there; a warning-free NaN marks N outside the swept range). The alphas run
-    through :func:`dmft.sweeps.sweep` (``executor``, ``cache_dir``, ``progress``).
+    through :func:`dmft.sweeps.sweep` (``executor``, ``cache_dir``, ``progress``); ``a`` and
+    ``scheme`` choose the loss and the step (module docstring).
     """
     _check_sizes(N)  # before any solve
     _checks.positive("c", c)
     _checks.in_range("m_escape", m_escape, 1e-12, 1.0)
-    params = {"t_max": t_max, "dt": dt, "n_samples": n_samples, "seed": seed}
+    a = _loss_a(a, scheme)
+    params = {"t_max": t_max, "dt": dt, "n_samples": n_samples, "seed": seed, "a": a,
+              "scheme": scheme}
     points = sweep(_growth_point, alphas, executor=executor, cache_dir=cache_dir,
                    progress=progress, desc="growth factor", **params)
     lg = np.array([p["log_G_max"] for p in points])
     lg_err = np.array([p["log_G_max_sem"] for p in points])
-    return invert_growth(N, np.asarray(alphas, dtype=float), lg, lg_err, c, m_escape)
+    thr = invert_growth(N, np.asarray(alphas, dtype=float), lg, lg_err, c, m_escape)
+    return dataclasses.replace(thr, a=a, scheme=scheme)
+
+
+def _loss_a(a: float | None, scheme: str) -> float | None:
+    """``a`` checked together with ``scheme`` (inf -> None: the plain loss)."""
+    loss = loss_for(a, scheme)
+    return loss.a if isinstance(loss, Loss) else None
 
 
 def _check_sizes(N: Sequence[float]) -> np.ndarray:
@@ -229,9 +327,16 @@ def threshold_at_horizon(N: Sequence[float], growths: Sequence[GrowthFactor], t_
                          c: float = C_MEDIAN, m_escape: float = 0.5) -> AlgorithmicThreshold:
     """:func:`invert_growth` on ``log max_{t <= t_max} G`` (:func:`log_G_horizon`): the
     alpha_alg(N) of runs stopped at ``t_max``; with ``c = C_MEDIAN`` it is the predicted
-    50 % point of the success curve of :func:`predicted_success`."""
+    50 % point of the success curve of :func:`predicted_success`. The growth factors must
+    share one loss and step (their ``a`` and ``scheme`` are carried over)."""
+    kinds = {(g.a, g.scheme) for g in growths}
+    if len(kinds) > 1:
+        raise ValueError(f"growth factors of different losses/steps (a, scheme) = "
+                         f"{sorted(kinds, key=str)}: give those of one loss")
     lg, lg_err = np.array([log_G_horizon(g, t_max) for g in growths]).T
-    return invert_growth(N, np.array([g.alpha for g in growths]), lg, lg_err, c, m_escape)
+    thr = invert_growth(N, np.array([g.alpha for g in growths]), lg, lg_err, c, m_escape)
+    a, scheme = kinds.pop() if kinds else (None, "explicit")
+    return dataclasses.replace(thr, a=a, scheme=scheme)
 
 
 def predicted_success(N: float, growths: Sequence[GrowthFactor], t_max: float,
@@ -264,7 +369,8 @@ def _growth_point(alpha: float, **params) -> dict[str, np.ndarray]:
             "log_G_max_sem": np.array(g.log_G_max_sem)}
 
 
-def reference_growth(path: str | Path | None = None) -> list[GrowthFactor]:
+def reference_growth(path: str | Path | None = None,
+                     a: float | None = None) -> list[GrowthFactor]:
     """Growth factors G(t; alpha) shipped with the package (format: ``data/README.md``).
 
     Plotting and quick looks need no solve; :func:`write_reference_growth` regenerates the
@@ -273,12 +379,30 @@ def reference_growth(path: str | Path | None = None) -> list[GrowthFactor]:
     Parameters
     ----------
     path : path, optional
-        Another file of the same format; default: the shipped one (:mod:`dmft._data`).
+        Another file of the same format; default: the shipped one for ``a``
+        (:mod:`dmft._data`).
+    a : float, optional
+        Normalisation of l_a (E4a): the shipped ``data/growth_factor_la<a>.npz``; None: the
+        plain loss (``data/growth_factor.npz``). With ``path``, the file's own ``a`` must
+        match.
+
+    Raises
+    ------
+    FileNotFoundError
+        No shipped file for this ``a`` (the message lists the a values shipped).
+    ValueError
+        ``path`` holds another loss than ``a``.
     """
-    path = _data.data_path(_data.GROWTH) if path is None else path
-    arrays, _ = load_npz(path, kind="reference-growth")
-    return [GrowthFactor(alpha=float(a), t=arrays["t"], G=arrays["G"][i],
-                         G_sem=arrays["G_sem"][i]) for i, a in enumerate(arrays["alphas"])]
+    a = _loss_a(a, "explicit")  # checked; inf -> None (the plain loss)
+    if path is None:
+        path = shipped_path("growth_factor", ".npz", a)
+    arrays, meta = load_npz(path, kind="reference-growth")
+    file_a, scheme = meta.get("a"), meta.get("scheme", "explicit")  # old files: plain loss
+    if a is not None and (file_a is None or not np.isclose(file_a, float(a), rtol=1e-12)):
+        raise ValueError(f"{path} holds the growth factors of a = {file_a}, not a = {a:g}")
+    return [GrowthFactor(alpha=float(x), t=arrays["t"], G=arrays["G"][i],
+                         G_sem=arrays["G_sem"][i], a=file_a, scheme=scheme)
+            for i, x in enumerate(arrays["alphas"])]
 
 
 def write_reference_growth(path: str | Path,
@@ -286,14 +410,21 @@ def write_reference_growth(path: str | Path,
                            dt: float = 0.02, n_samples: int = 8000, every: int = 5,
                            executor: Executor | None = None,
                            cache_dir: str | Path | None = None,
-                           progress: bool = True) -> Path:
+                           progress: bool = True, a: float | None = None,
+                           scheme: Scheme = "explicit") -> Path:
     """Compute G(t; alpha) on a sweep and store every ``every``-th time point at ``path``
-    (the shipped file is ``data/growth_factor.npz`` of the source tree)."""
-    params = {"t_max": t_max, "dt": dt, "n_samples": n_samples, "seed": 0}
+    (the shipped files are ``data/growth_factor.npz`` and ``data/growth_factor_la<a>.npz``
+    of the source tree); ``a`` and ``scheme`` choose the loss and step and are stored in
+    the metadata, with the loss's name."""
+    a = _loss_a(a, scheme)
+    params = {"t_max": t_max, "dt": dt, "n_samples": n_samples, "seed": 0, "a": a,
+              "scheme": scheme}
     points = sweep(_growth_point, alphas, executor=executor, cache_dir=cache_dir,
                    progress=progress, desc="growth factor", **params)
     arrays = {"alphas": np.asarray(alphas, dtype=float), "t": points[0]["t"][::every],
               "G": np.array([p["G"][::every] for p in points]),
               "G_sem": np.array([p["G_sem"][::every] for p in points])}
-    return save_npz(path, "reference-growth", arrays, {**params, "every": every,
-                                                        "m0_tangent": _M0_TANGENT})
+    loss = loss_for(a, scheme)
+    return save_npz(path, "reference-growth", arrays,
+                    {**params, "every": every, "m0_tangent": _M0_TANGENT,
+                     "loss": loss.name if isinstance(loss, Loss) else loss})

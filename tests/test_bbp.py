@@ -102,3 +102,42 @@ def test_combine_weights_routes_and_inflates_the_error_only_on_disagreement():
     assert est == pytest.approx(11.0) and err == pytest.approx(1.0)
     assert _combine((12.0, 0.3), (math.nan, math.nan)) == pytest.approx((12.0, 0.3))
     assert all(math.isnan(x) for x in _combine((math.nan, math.nan)))
+
+
+# ------------------------------------------------------------------ normalised loss l_a (E4a)
+@pytest.mark.slow
+def test_small_la_t_bbp_matches_shipped_reference():
+    """Recompute t_BBP(alpha = 4) of l_a at a = 1 at small size (S = 1000 against the
+    shipped 4000; ~45 s on a loaded machine: slow) and compare with
+    data/bbp_times_la1.json within the combined refinement errors (both sides carry one),
+    plus one spectrum spacing (linear interpolation). The default suite recomputes a
+    shipped l_a number through test_growth.py (G at alpha = 4, a = 1)."""
+    ref = reference_bbp(a=1.0)
+    assert ref["a"] == 1.0 and ref["scheme"] == "explicit"
+    shipped = ref["t_bbp"][4.0]
+    r = t_bbp(4.0, t_max=3.0, n_samples=1000, every=0.05, a=1.0)
+    assert r.a == 1.0 and r.scheme == "explicit" and r.params["n_response"] == "auto"
+    assert math.isfinite(r.t_bbp) and math.isfinite(r.error)
+    assert abs(r.t_bbp - shipped["t"]) < 3 * math.hypot(r.error, shipped["error"]) + 0.05
+
+
+def test_reference_bbp_per_a_files():
+    """Every shipped per-a file reads back with its own a; a missing a names the shipped
+    ones; a file of another loss is refused."""
+    from dmft.growth import reference_a_values, shipped_path
+
+    have = reference_a_values("bbp_times", ".json")
+    assert {0.01, 1.0} <= set(have)
+    for a in have:
+        d = reference_bbp(a=a)
+        assert d["a"] == a and d["scheme"] in ("explicit", "prox")
+        value, err = d["alpha_bbp_ts"]
+        if math.isfinite(value):
+            assert d["alpha_bbp_init"] < value and err > 0  # T3 lies above T1
+        else:  # not resolved: the file says why
+            assert "not resolved" in d["alpha_bbp_ts_note"]
+    with pytest.raises(FileNotFoundError, match=r"shipped a values: .*0\.01"):
+        reference_bbp(a=0.5)
+    with pytest.raises(ValueError, match="holds the values of a"):
+        reference_bbp(shipped_path("bbp_times", ".json", None), a=1.0)
+    assert reference_bbp(a=np.inf)["a"] is None

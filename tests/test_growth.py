@@ -146,3 +146,72 @@ def test_implied_m_escape_inverts_the_predicted_threshold():
     for bad in (math.nan, 9.5):  # no 50 % point; outside the swept alphas
         with pytest.raises(ValueError, match="alpha_50"):
             implied_m_escape(dataclasses.replace(curve, alpha_50=bad), growths)
+
+
+# ------------------------------------------------------------------ normalised loss l_a (E4a)
+@pytest.mark.parametrize("a, scheme, dt, alpha", [(0.01, "prox", 0.01, 4.0),
+                                                   (1.0, "explicit", 0.02, 6.0)])
+def test_la_growth_factor_is_the_small_m0_limit_of_full_dmft(a, scheme, dt, alpha):
+    """l_a: tangent route (m0 = 1e-10, ``growth_factor(a=, scheme=)``) vs the non-linear
+    march at m0 = 0.04, 0.02, 0.01 on the same paths (common random numbers, so only the
+    non-linearity in m0 differs). m(t) is odd in m0 (y depends on h*^2), so m/m0 - G is
+    O(m0^2): the deviation must fall ~4x per halving (asked: > 3x), i.e. extrapolate to 0,
+    which a wrong tangent G (a plateau) cannot do. Measured: 1.9 %, 0.46 %, 0.12 %
+    (a = 0.01) and 1.1 %, 0.27 %, 0.07 % (a = 1) up to t = 1."""
+    from dmft.losses import get_loss
+
+    g = pd.growth_factor(alpha, t_max=1.0, dt=dt, n_samples=2000, seed=3, a=a, scheme=scheme)
+    assert g.a == a and g.scheme == scheme and g.G[-1] > 1.5
+    loss = get_loss("phase_retrieval", a=a)
+    dev = []
+    for m0 in (0.04, 0.02, 0.01):
+        full = solve(alpha, m0, 1.0, dt=dt, n_samples=2000, seed=3, loss=loss, scheme=scheme)
+        dev.append(np.max(np.abs(full.m / m0 / g.G - 1)))
+    assert dev[1] < dev[0] / 3 and dev[2] < dev[1] / 3, dev
+    assert dev[2] < 0.005, dev
+
+
+def test_la_growth_factor_refuses_bad_loss_and_step():
+    """Combinations that would be ignored or meaningless are refused (that a= reaches the
+    solver is shown by the small-m0 test above: the non-linear side runs l_a itself)."""
+    with pytest.raises(ValueError, match="prox"):
+        pd.growth_factor(6.0, t_max=0.1, scheme="prox")
+    with pytest.raises(ValueError, match="either loss"):
+        pd.growth_factor(6.0, t_max=0.1, a=1.0, loss="phase_retrieval")
+    with pytest.raises(ValueError, match="scheme"):
+        pd.growth_factor(6.0, t_max=0.1, a=1.0, scheme="implicit")
+
+
+@pytest.mark.parametrize("a, alpha", [(1.0, 8.0), (0.01, 4.0)])
+def test_shipped_la_growth_is_the_small_m0_limit_of_the_non_linear_dmft(a, alpha):
+    """data/growth_factor_la<a>.npz (tangent route, m0 = 1e-10) recomputed by an
+    independent route at small size (t <= 1): the full non-linear DMFT at m0 = 0.02 and
+    0.01, ``m(t)/m0``, with the shipped run's paths (its seed 0, S and step: common random
+    numbers, so the Monte Carlo error, 5-15 % of G here, cancels and only the
+    non-linearity in m0, O(m0^2), is left). The deviation must fall > 3x as m0 halves
+    and be < 1 % at m0 = 0.01 (measured on fresh paths: 0.12 % at a = 0.01, 0.07 % at
+    a = 1)."""
+    from dmft.losses import get_loss
+
+    r = {g.alpha: g for g in pd.reference_growth(a=a)}[alpha]
+    assert r.a == a
+    _, meta = pd.load_npz(pd.shipped_path("growth_factor", ".npz", a))
+    loss = get_loss("phase_retrieval", a=a)
+    dev = []
+    for m0 in (0.02, 0.01):
+        full = solve(alpha, m0, 1.0, dt=meta["dt"], n_samples=meta["n_samples"],
+                     seed=meta["seed"], loss=loss, scheme=meta["scheme"])
+        ks = [int(round(t / meta["dt"])) for t in (0.5, 1.0)]
+        krs = [int(np.argmin(np.abs(r.t - t))) for t in (0.5, 1.0)]
+        dev.append(max(abs(full.m[k] / m0 / r.G[kr] - 1) for k, kr in zip(ks, krs,
+                                                                          strict=True)))
+    assert dev[1] < dev[0] / 3 and dev[1] < 0.01, dev
+
+
+def test_reference_growth_names_the_shipped_a_values():
+    with pytest.raises(FileNotFoundError, match=r"shipped a values: .*0\.01.*1"):
+        pd.reference_growth(a=0.5)
+    plain = pd.reference_growth(a=np.inf)  # a = inf is the plain loss
+    assert plain[0].a is None and plain[0].scheme == "explicit"
+    with pytest.raises(ValueError, match="holds the growth factors of a"):
+        pd.reference_growth(pd._data.data_path("growth_factor.npz"), a=1.0)

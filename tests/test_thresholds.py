@@ -92,3 +92,70 @@ def test_alpha_bbp_init_a_inf_is_the_plain_loss_and_bad_a_is_refused():
     for bad in (0.0, -1.0, np.nan):
         with pytest.raises(ValueError, match="a"):
             alpha_bbp_init(a=bad)
+
+
+# ------------------------------------------------------------------ alpha_BBP_TS in the CLI
+def _cli_json(capsys, argv):
+    import json
+
+    from dmft.cli import main
+
+    rc = main(argv)
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    return json.loads(out.out)
+
+
+def test_thresholds_cli_reports_the_shipped_alpha_bbp_ts(capsys):
+    """`dmft thresholds --a 0.01 --json` carries alpha_BBP_TS and its error from
+    data/bbp_times_la0.01.json (read here independently of the CLI's route)."""
+    import json
+
+    from dmft._data import data_dir
+
+    shipped = json.loads((data_dir() / "bbp_times_la0.01.json").read_text())
+    out = _cli_json(capsys, ["thresholds", "--a", "0.01", "--json", "--no-progress"])
+    assert [out["alpha_bbp_ts"], out["alpha_bbp_ts_err"]] == shipped["alpha_bbp_ts"]
+    assert out["alpha_bbp_ts_source"] == "shipped data/bbp_times_la0.01.json"
+    assert out["alpha_bbp_init"] < out["alpha_bbp_ts"]
+    assert "alpha_bbp_ts_note" not in out
+
+
+def test_thresholds_cli_without_shipped_ts_says_so(capsys):
+    """No shipped value for this a: the keys are present, null, with a note naming the
+    shipped a values and the flag (never silently missing)."""
+    out = _cli_json(capsys, ["thresholds", "--a", "0.5", "--json", "--no-progress"])
+    assert out["alpha_bbp_ts"] is None and out["alpha_bbp_ts_err"] is None
+    assert "0.01" in out["alpha_bbp_ts_note"] and "--recompute-ts" in out["alpha_bbp_ts_note"]
+
+
+def test_thresholds_plain_loss_reads_bbp_times_json():
+    """The plain-loss branch of the CLI reads data/bbp_times.json (the CLI's plain summary
+    takes ~20 s: its helper is checked directly)."""
+    import json
+
+    from dmft._cli_spectrum import _shipped_ts
+    from dmft._data import data_dir
+
+    shipped = json.loads((data_dir() / "bbp_times.json").read_text())["alpha_bbp_ts"]
+    out = _shipped_ts(None)
+    assert [out["alpha_bbp_ts"], out["alpha_bbp_ts_err"]] == shipped
+
+
+def test_thresholds_cli_recompute_ts(capsys):
+    """--recompute-ts runs alpha_bbp_ts for this a at the --ts-* sizes (tiny here: the
+    value is noisy, the keys and the recorded loss are what is checked); --ts-* options
+    without the flag are refused, not ignored."""
+    from dmft.cli import main
+
+    out = _cli_json(capsys, ["thresholds", "--a", "1", "--json", "--no-progress",
+                             "--recompute-ts", "--ts-alphas", "3", "7", "--ts-t-max", "1",
+                             "--ts-samples", "400", "--ts-dt", "0.02"])
+    assert out["alpha_bbp_ts_source"] == "recomputed"
+    assert out["alpha_bbp_ts_params"]["a"] == 1.0
+    assert out["alpha_bbp_ts_params"]["n_samples"] == 400
+    assert {"alpha_bbp_ts", "alpha_bbp_ts_err"} <= set(out)
+    if out["alpha_bbp_ts"] is None:
+        assert "alpha_bbp_ts_note" in out
+    assert main(["thresholds", "--a", "1", "--ts-t-max", "2"]) == 2
+    assert "--recompute-ts" in capsys.readouterr().err
