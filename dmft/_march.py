@@ -295,7 +295,7 @@ class _March:
         k = int(np.argmax(rates))
         over = dt * rates[k] - 1.0
         if over > nrm:
-            return (f"{rise}: the explicit step dt={dt} is unstable at alpha={self.alpha:g} "
+            return (f"{rise}: the step dt={dt} is unstable at alpha={self.alpha:g} "
                     f"(stiffest path: dt (M_R^loc + max f') - 1 = {over:.3g} > |step norm| "
                     f"{nrm:.3g}, like eta lambda_max > 2 at finite N); reduce dt below "
                     f"{(1.0 + nrm) / rates[k]:.3g}")

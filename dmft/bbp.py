@@ -142,8 +142,9 @@ def t_bbp(alpha: float, t_max: float = 3.0, dt: float = 0.02, n_samples: int = 8
         Horizon; ``t_bbp = inf`` if the outlier survives it.
     dt, n_samples, seed, n_response :
         Base run of :func:`dmft.solver.solve`; variants use ``dt/2``, ``seed + 1`` and
-        ``4 n_samples`` (with ``seed + 2``). ``n_response="auto"``: 2000 response paths for
-        the plain loss, all paths for l_a.
+        ``4 n_samples`` (with ``seed + 2``). ``n_response="auto"``: every path (the
+        solver's default since issue 15; the shipped plain-loss values used 2000 response
+        paths and 4 groups).
     a : float, optional
         Normalisation of l_a (E4a); None: the plain loss (E4).
     scheme : {"explicit", "prox"}

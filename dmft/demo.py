@@ -341,11 +341,12 @@ def _la_validation(out: Path, size: dict, summary: dict) -> None:
 
 def _la_shipped(out: Path, size: dict, summary: dict) -> None:
     from dmft import plotting
-    from dmft.figures import figure_phase_diagram, reference_bbp_la, success_curves_la
+    from dmft.bbp import reference_bbp
+    from dmft.figures import figure_phase_diagram, success_curves_la
 
     a = size["a"]
     try:
-        ts = reference_bbp_la(a)["alpha_bbp_ts"]
+        ts = reference_bbp(a=a)["alpha_bbp_ts"]
     except FileNotFoundError:
         ts = None
     summary["alpha_bbp_ts_reference"] = ts

@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dmft import bbp as _bbp
+
 REGIME_ALPHAS = (2.5, 6.0, 14.0)  # below alpha_BBP_init, informative, above alpha_BBP_TS
 
 
@@ -176,7 +178,7 @@ def make_figures(out: str | Path = "dmft-figures", quick: bool = False,
              (f"b_densities_{la}", lambda: figure_b_la(A_PAPER, quick)),
              ("phase_diagram_alpha_a", lambda: figure_phase_diagram(quick))]
     try:
-        bbp_la = reference_bbp_la(A_PAPER)
+        bbp_la = _bbp.reference_bbp(a=A_PAPER)
         steps.append((f"a_phase_diagram_{la}", lambda: figure_a_la(A_PAPER, bbp_la)))
     except FileNotFoundError:
         print(f"figures: a_phase_diagram_{la} left out: no shipped data/bbp_times_{la}.json",
@@ -209,15 +211,6 @@ A_PAPER = 0.01  # the normalised loss of the paper's group (issue 12)
 # the DMFT runs of figure_b_la and the demo, see their titles and summary)
 REGIME_ALPHAS_LA = (2.5, 3.5, 6.0)
 DT_LA = 0.01  # prox step (E5p): the explicit step needs dt ~ 1e-3 at a = 0.01 (solver docs)
-
-
-def reference_bbp_la(a: float) -> dict:
-    """Shipped t_BBP(alpha) and alpha_BBP_TS for l_a (``data/bbp_times_la<a:g>.json``, the
-    format of ``data/bbp_times.json``); FileNotFoundError when not shipped."""
-    from dmft._data import data_path
-    from dmft.bbp import reference_bbp
-
-    return reference_bbp(data_path(f"bbp_times_la{a:g}.json"))
 
 
 def success_curves_la(a: float = A_PAPER) -> list:
@@ -427,7 +420,7 @@ def _shipped_ts(candidates) -> tuple[dict[float, tuple[float, float]], list[floa
     found, missing = {}, []
     for a in sorted(set(candidates) | shipped):
         try:
-            found[a] = tuple(reference_bbp_la(a)["alpha_bbp_ts"])
+            found[a] = tuple(_bbp.reference_bbp(a=a)["alpha_bbp_ts"])
         except FileNotFoundError:
             missing.append(a)
     if missing:
@@ -488,13 +481,14 @@ def figure_a_la(a: float = A_PAPER, bbp: dict | None = None):
     shipped success data against log10 N.
 
     ``bbp``: a dict of the format of ``data/bbp_times.json``; default the shipped
-    ``data/bbp_times_la<a:g>.json`` (:func:`reference_bbp_la`, FileNotFoundError if absent).
+    ``data/bbp_times_la<a:g>.json`` (:func:`dmft.bbp.reference_bbp`,
+    FileNotFoundError if absent).
     """
     import matplotlib.pyplot as plt
 
     from dmft.thresholds import alpha_bbp_init
 
-    bbp = reference_bbp_la(a) if bbp is None else bbp
+    bbp = _bbp.reference_bbp(a=a) if bbp is None else bbp
     init = alpha_bbp_init(a=a).alpha
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
     al = np.array(sorted(bbp["t_bbp"]), float)
