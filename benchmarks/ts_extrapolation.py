@@ -4,7 +4,8 @@ Part ``run`` (one background job per alpha, resumable): the DMFT from ``m0 = 0``
 (the m = 0 dynamics, which the antithetic pairs keep at m = 0 to round-off: no leaving of
 the linear regime, unlike ``m0 = 1e-10`` whose ``m0 G(t)`` reaches O(1) before t = 50 at
 alpha >= 12) to ``--t-max`` with ``--samples`` paths, the population's fields kept every
-``--every``; per time and per sub-population the BBP margin ``max S_PV`` of the Hessian law
+``--every`` (2000 response paths and 4 groups by default, for cost); per time and per
+sub-population the BBP margin ``max S_PV`` of the Hessian law
 (H2, H6) of that group's samples, so every margin has a group standard error. Saved to
 ``<out>/ts_alpha<alpha>.npz`` (``dmft._io``, atomic).
 
@@ -65,7 +66,8 @@ def run(args) -> None:
     times = np.arange(0.0, args.t_max + 1e-9, args.every)
     t0 = time.perf_counter()
     sol = solve(args.alpha, 0.0, args.t_max, dt=args.dt, n_samples=args.samples,
-                seed=args.seed, sample_times=times, n_groups=args.groups, progress=True)
+                seed=args.seed, sample_times=times, n_groups=args.groups,
+                n_response=args.response, progress=True)
     seconds = time.perf_counter() - t0
     if sol.status != 0:
         print(f"alpha={args.alpha:g}: the DMFT stopped: {sol.message} (keeping the part done)")
@@ -185,6 +187,8 @@ def main() -> None:
     r.add_argument("--dt", type=float, default=0.02)
     r.add_argument("--samples", type=int, default=20_000)
     r.add_argument("--groups", type=int, default=4)
+    r.add_argument("--response", type=int, default=2000,
+                   help="response paths (default 2000: every path costs ~10x at S = 2e4)")
     r.add_argument("--every", type=float, default=1.0)
     r.add_argument("--seed", type=int, default=0)
     f = sub.add_parser("fit")
