@@ -4,9 +4,10 @@ Part ``run`` (one background job per alpha, resumable): the DMFT from ``m0 = 0``
 (the m = 0 dynamics, which the antithetic pairs keep at m = 0 to round-off: no leaving of
 the linear regime, unlike ``m0 = 1e-10`` whose ``m0 G(t)`` reaches O(1) before t = 50 at
 alpha >= 12) to ``--t-max`` with ``--samples`` paths, the population's fields kept every
-``--every`` (2000 response paths and 4 groups by default, for cost); per time and per
-sub-population the BBP margin ``max S_PV`` of the Hessian law
-(H2, H6) of that group's samples, so every margin has a group standard error. Saved to
+``--every`` (2000 response paths and 4 groups by default, for cost); per time the BBP margin
+``max S_PV`` of the Hessian law
+(H2, H6) of the pooled samples, with a jackknife standard error over the sub-populations
+(leave-one-group-out pooled laws). Saved to
 ``<out>/ts_alpha<alpha>.npz`` (``dmft._io``, atomic).
 
 Part ``fit``: per alpha, the margin on ``t >= --t-fit`` is fitted by the algebraic approach
@@ -44,20 +45,26 @@ from dmft.solver import solve
 from dmft.spectrum import WeightLaw
 
 
-def _group_margins(sol, k: int, n_groups: int) -> np.ndarray:
-    """BBP margin of each sub-population's law at sample time index k (m = 0: g = h*)."""
+def _margins(sol, k: int, n_groups: int) -> np.ndarray:
+    """BBP margin at sample time index k (m = 0: g = h*) of the pooled law of all paths
+    (entry 0) and of the pooled laws leaving out one sub-population (entries 1..G, for
+    the jackknife). Pooled, because a sample law's margin is biased upward at small sample
+    size when the lower tail of z is unbounded (THEORY 6), so per-group margins would be
+    biased more than their mean."""
     loss = get_loss(sol.loss)
     h, hs, y = sol.h_samples[k], sol.h_star, sol.y
     size = h.size // n_groups
     tk = float(sol.sample_times[k])
     i = int(np.argmin(np.abs(sol.t - tk)))
-    out = np.empty(n_groups)
-    for g in range(n_groups):
-        sl = slice(g * size, (g + 1) * size)
-        z = loss.fp(h[sl], y[sl])
-        law = WeightLaw.from_samples(z, hs[sl] / np.sqrt(np.mean(hs[sl] ** 2)), sol.alpha,
-                                     float(sol.mu_groups[g, i]), 0.0, t=tk)
-        out[g] = law.outlier().margin
+    z = loss.fp(h, y)
+    group = np.arange(h.size) // size
+    out = np.empty(n_groups + 1)
+    for g in range(-1, n_groups):
+        keep = group != g
+        mu = float(np.mean(np.delete(sol.mu_groups[:, i], g) if g >= 0 else sol.mu_groups[:, i]))
+        law = WeightLaw.from_samples(z[keep], hs[keep] / np.sqrt(np.mean(hs[keep] ** 2)),
+                                     sol.alpha, mu, 0.0, t=tk)
+        out[g + 1] = law.outlier().margin
     return out
 
 
@@ -73,9 +80,12 @@ def run(args) -> None:
         print(f"alpha={args.alpha:g}: the DMFT stopped: {sol.message} (keeping the part done)")
     G = args.groups
     ks = range(1, sol.sample_times.size)  # t = 0 is the exact law: no outlier sampling
-    margins = np.array([_group_margins(sol, k, G) for k in ks])
-    _io.save_npz(out, "ts_margin", {"t": sol.sample_times[1:], "margin_groups": margins,
-                       "e": sol.e, "mu": sol.mu, "t_solver": sol.t},
+    margins = np.array([_margins(sol, k, G) for k in ks])
+    _io.save_npz(out, "ts_margin", {"t": sol.sample_times[1:], "margin": margins[:, 0],
+                                    "margin_loo": margins[:, 1:], "e": sol.e, "mu": sol.mu,
+                                    "t_solver": sol.t, "h_samples": sol.h_samples,
+                                    "h_star": sol.h_star, "y": sol.y,
+                                    "mu_groups": sol.mu_groups},
                  {"alpha": args.alpha, "t_max": args.t_max, "dt": args.dt,
                   "n_samples": args.samples, "seed": args.seed, "n_groups": G,
                   "status": int(sol.status) if sol.status != "interrupted" else -2,
@@ -124,9 +134,10 @@ def fit(args) -> None:
         raise SystemExit(f"no ts_alpha*.npz in {args.out}: run the 'run' part first")
     table = []
     for r in rows:
-        t, mg = r["t"], r["margin_groups"]
-        mean = mg.mean(axis=1)
-        sem = mg.std(axis=1, ddof=1) / math.sqrt(mg.shape[1])
+        t, mean, loo = r["t"], r["margin"], r["margin_loo"]
+        G = loo.shape[1]  # jackknife over the sub-populations
+        sem = np.sqrt((G - 1) / G * np.sum((loo - loo.mean(axis=1, keepdims=True)) ** 2,
+                                           axis=1))
         sel = t >= args.t_fit
         c0, c0_err, gamma, rchi2 = _fit_power(t[sel], mean[sel], sem[sel])
         sel2 = t >= 2 * args.t_fit
@@ -141,7 +152,7 @@ def fit(args) -> None:
     a = [row[0] for row in table]
     root, root_err = _root(a, [row[1] for row in table], [row[2] for row in table])
     print(f"alpha_BBP_TS (t -> inf, algebraic extrapolation) = {root:.2f} +- {root_err:.2f}")
-    for T in (10, 20, 50):
+    for T in (T for T in (10, 20, 50) if all(T in row[5] for row in table)):
         vals = [row[5].get(T, math.nan) for row in table]
         errs = [float(np.mean(row[8][(row[6] >= T / 2) & (row[6] <= T)])) for row in table]
         print(f"  finite horizon t_max={T}: zero of the late margin at "
