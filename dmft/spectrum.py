@@ -42,6 +42,7 @@ from dmft._outlier import (
     signal_measure,
 )
 from dmft._quadrature_law import NormalisedLaw
+from dmft._smooth_law import kde_law
 from dmft._spectral_laws import AtomLaw, DensityLaw, GaussianLaw, dynamic_signal_weights
 from dmft.losses import PHASE_RETRIEVAL, Loss, get_loss
 
@@ -95,11 +96,15 @@ __all__ = [
     "SpectrumCurves",
     "SpectrumTrajectory",
     "WeightLaw",
+    "jackknife_se",
+    "n_groups",
+    "resolved_mask",
     "spectrum_along",
     "spectrum_curves",
 ]
 
 LawKind = Literal["gaussian", "normalised", "samples", "atoms"]
+Estimator = Literal["bins", "kde"]
 
 
 @dataclass(frozen=True)
@@ -172,11 +177,20 @@ class WeightLaw:
 
     @classmethod
     def from_samples(cls, z, g, alpha: float, mu: float, m: float = 0.0,
-                     n_bins: int | None = None, t: float = math.nan) -> WeightLaw:
+                     n_bins: int | None = None, t: float = math.nan,
+                     estimator: Estimator = "bins") -> WeightLaw:
         """Law from samples ``z_i = f'(h_i)``, ``g_i`` (equal weights).
 
         With at most 32 distinct z values the law is kept as atoms (exact), otherwise it is
-        represented by piecewise-linear densities (Monte Carlo + binning error)."""
+        represented by piecewise-linear densities: ``estimator="bins"`` a histogram on
+        ``n_bins`` equal-count bins (plus asinh bins in the tails), ``"kde"`` a smooth kernel
+        estimate with a cross-validated bandwidth (:mod:`dmft._smooth_law`; ``n_bins``
+        unused, refused)."""
+        if estimator not in ("bins", "kde"):
+            raise ValueError(f"estimator must be 'bins' or 'kde', got {estimator!r}")
+        if estimator == "kde" and n_bins is not None:
+            raise ValueError("n_bins is for estimator='bins'; the kde bandwidth is chosen "
+                             "by cross validation")
         z = _checks.finite_array("z", z, ndim=1)
         g = _checks.finite_array("g", g, ndim=1)
         if z.shape != g.shape:
@@ -189,12 +203,19 @@ class WeightLaw:
                        backend=AtomLaw.from_samples(z, g * g))
         if z.size < 100:
             raise ValueError(f"need at least 100 samples for a continuous law, got {z.size}")
-        return cls(alpha=alpha, mu=mu, m=m, kind="samples", t=t,
-                   backend=DensityLaw.from_samples(z, g * g, n_bins))
+        backend = (kde_law(z, g * g)[0] if estimator == "kde"
+                   else DensityLaw.from_samples(z, g * g, n_bins))
+        return cls(alpha=alpha, mu=mu, m=m, kind="samples", t=t, backend=backend)
 
     @classmethod
-    def from_solution(cls, sol: Any, t: float, n_bins: int | None = None) -> WeightLaw:
+    def from_solution(cls, sol: Any, t: float, n_bins: int | None = None,
+                      drop_group: int | None = None,
+                      estimator: Estimator = "bins") -> WeightLaw:
         """Law at time t from a DMFT Solution (H2): the sample time nearest to t is used.
+
+        ``drop_group``: leave out that population group (``sol.metadata["n_groups"]`` equal
+        consecutive blocks of the samples; m and mu then from the other groups' curves when
+        the solution keeps them): the replicate of a delete-one-group jackknife.
 
         ``z = loss.fp(h_samples[k], y)``, ``g = (h_star - m h)/sqrt(1 - m^2)`` rescaled to
         ``E g^2 = 1`` (H2', :func:`dmft._spectral_laws.dynamic_signal_weights`) with
@@ -216,8 +237,9 @@ class WeightLaw:
                              "of the solution")
         k = int(np.argmin(np.abs(ts - t)))
         tk = float(ts[k])
-        m = float(np.interp(tk, sol.t, sol.m))
-        mu = float(np.interp(tk, sol.t, sol.mu))
+        keep = _group_keep(sol, drop_group)
+        m = float(np.interp(tk, sol.t, _curve(sol, "m", drop_group)))
+        mu = float(np.interp(tk, sol.t, _curve(sol, "mu", drop_group)))
         loss: Loss = get_loss(getattr(sol, "loss", PHASE_RETRIEVAL))
         noise = getattr(sol, "metadata", {}).get("noise", 0.0)
         if tk == 0.0 and noise == 0.0 and abs(m) < 1:
@@ -225,11 +247,12 @@ class WeightLaw:
                 return cls.gaussian(sol.alpha, m, n_quad=256)
             if loss.a is not None:
                 return cls.normalised(sol.alpha, loss.a, m)
-        h = np.asarray(sol.h_samples[k], float)
-        hs = np.asarray(sol.h_star, float)
-        z = loss.fp(h, np.asarray(sol.y, float))
+        h = np.asarray(sol.h_samples[k], float)[keep]
+        hs = np.asarray(sol.h_star, float)[keep]
+        z = loss.fp(h, np.asarray(sol.y, float)[keep])
         g = dynamic_signal_weights(h, hs, m)  # H2': unit E g^2 (issue 13)
-        return cls.from_samples(z, g, sol.alpha, mu, m, n_bins=n_bins, t=tk)
+        return cls.from_samples(z, g, sol.alpha, mu, m, n_bins=n_bins, t=tk,
+                                estimator=estimator)
 
     def at_alpha(self, alpha: float) -> WeightLaw:
         """The same t = 0 law (``gaussian`` or ``normalised``) at another alpha; ``mu``, which
@@ -299,11 +322,11 @@ class WeightLaw:
         """``nu_e(lam) = -Im G_ee(lam + i0)/pi``, ``G_ee = 1/S`` (H5); integrates to 1."""
         return signal_measure(self, _checks.finite_array("lams", lams))
 
-    def left_edge(self, N: int | None = None) -> Edge | FiniteNPicture:
-        """Left edge (H4) where z is bounded below; otherwise (z unbounded below) the
-        finite-N picture (H8) when ``N`` is given, else an Edge of kind ``tail``."""
-        edge = left_edge(self)
-        return self.finite_n(N) if edge.kind == "tail" and N is not None else edge
+    def hard_edge(self) -> Edge:
+        """N = inf left hard edge (H4, :class:`Edge`): NaN where there is none (z unbounded
+        below: ``tail``; a sample law ending at its lowest sample: ``sample_end``). The
+        finite-N levels (tail start, lowest eigenvalue) are in :meth:`finite_n`."""
+        return left_edge(self)
 
     def right_edge(self) -> Edge:
         """Right edge (H4 recipe on the s > 0 branch continued from 0+)."""
@@ -317,22 +340,78 @@ class WeightLaw:
         """BBP outlier (H6, H7): location, squared overlap with w*, width and status."""
         return outlier(self)
 
-    def finite_n(self, N: int, k_low: int = 3, n_grid: int = 4000) -> FiniteNPicture:
-        """Finite-N picture of the low end (H8): expected lowest ``k_low`` eigenvalues,
-        probability that the outlier is the lowest, expected overlap^2 of the lowest."""
+    def finite_n(self, N: int, k_low: int = 3) -> FiniteNPicture:
+        """Finite-N picture of the low end (H8, :mod:`dmft._finite_n`): expected lowest
+        ``k_low`` eigenvalues, quantiles of the lowest, the tail start at size N (expected
+        count of bulk eigenvalues below it = 1), probability that the outlier is the lowest,
+        expected overlap^2 of the lowest."""
         N = _checks.integer("N", N, 2)
-        return finite_n(self, N, _checks.integer("k_low", k_low, 1), n_grid)
+        return finite_n(self, N, _checks.integer("k_low", k_low, 1))
+
+
+# ---------------------------------------------------------------------- groups
+def n_groups(sol: Any) -> int:
+    """Number of population groups of a DMFT solution (1 when it records none)."""
+    return int(getattr(sol, "metadata", {}).get("n_groups", 1) or 1)
+
+
+def _group_keep(sol: Any, drop: int | None) -> slice | np.ndarray:
+    """Sample indices without group ``drop`` (groups: equal consecutive blocks)."""
+    if drop is None:
+        return slice(None)
+    G, S = n_groups(sol), np.asarray(sol.h_star).size
+    if not 0 <= drop < G or G < 2:
+        raise ValueError(f"drop_group={drop} needs 0 <= drop_group < n_groups = {G} (>= 2)")
+    idx = np.arange(S)
+    return idx[(idx * G) // S != drop]
+
+
+def _curve(sol: Any, name: str, drop: int | None) -> np.ndarray:
+    """``sol.<name>`` on ``sol.t``, or the mean of the other groups' curves when a group is
+    dropped and the solution keeps per-group curves."""
+    groups = getattr(sol, f"{name}_groups", None)
+    if drop is None or groups is None:
+        return np.asarray(getattr(sol, name), float)
+    g = np.asarray(groups, float)
+    return np.delete(g, drop, axis=0).mean(axis=0)
+
+
+def jackknife_se(full: float, replicates: np.ndarray) -> float:
+    """Delete-one-group jackknife standard error ``sqrt((G-1)/G sum (x_j - mean x)^2)``;
+    NaN when a replicate is NaN while ``full`` is not (the quantity is not stable)."""
+    x = np.asarray(replicates, float)
+    if not math.isfinite(full):
+        return math.nan
+    if x.size < 2 or not np.all(np.isfinite(x)):
+        return math.nan
+    G = x.size
+    return float(math.sqrt((G - 1) / G * np.sum((x - x.mean()) ** 2)))
 
 
 # ---------------------------------------------------------------------- trajectory
+ERROR_FIELDS = ("hard_edge", "tail_start", "lowest_median", "lam_out", "overlap2", "width")
+
+
 @dataclass(frozen=True)
 class SpectrumTrajectory:
-    """Spectrum along a DMFT trajectory, one entry per requested time (H2-H6, T2).
+    """Spectrum along a DMFT trajectory, one entry per requested time (H2-H8, T2).
 
     ``t``, ``mu``, ``m``: time (the sample time used), multiplier and overlap; ``lam_out``,
     ``overlap2``, ``width``, ``status``, ``margin``: the outlier (:class:`Outlier`);
-    ``left_edge``, ``left_kind``, ``right_edge``: edges (:class:`Edge`, Riemannian);
-    ``z_min``, ``frac_z_negative``: lower end of the law of z and ``P(z < 0)``.
+    ``right_edge``; ``z_min``, ``frac_z_negative``: lower end of the law of z and
+    ``P(z < 0)``. The three levels of the low end (Riemannian; THEORY H4, H8):
+
+    - ``hard_edge``, ``hard_edge_kind``: the N = inf left end of the bulk's support
+      (:meth:`WeightLaw.hard_edge`; NaN for an unbounded tail or a sample law ending at
+      its lowest sample);
+    - ``tail_start``: at size ``N``, the level below which the expected number of bulk
+      eigenvalues is 1 (:class:`FiniteNPicture`);
+    - ``lowest_q16``, ``lowest_median``, ``lowest_q84``: quantiles of the finite-N lowest
+      eigenvalue (H8 picture at size ``N``).
+
+    The size-N fields are NaN when ``N`` is None. ``errors``: delete-one-group jackknife
+    standard errors of :data:`ERROR_FIELDS` (0 for the exact t = 0 law; empty unless
+    asked for).
     """
 
     t: np.ndarray
@@ -342,12 +421,23 @@ class SpectrumTrajectory:
     overlap2: np.ndarray
     width: np.ndarray
     status: list[OutlierStatus]
-    left_edge: np.ndarray
-    left_kind: list[EdgeKind]
+    hard_edge: np.ndarray
+    hard_edge_kind: list[EdgeKind]
     right_edge: np.ndarray
     z_min: np.ndarray
     frac_z_negative: np.ndarray
     margin: np.ndarray
+    N: int | None = None
+    tail_start: np.ndarray | None = None
+    lowest_q16: np.ndarray | None = None
+    lowest_median: np.ndarray | None = None
+    lowest_q84: np.ndarray | None = None
+    errors: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def left_edge(self) -> np.ndarray:
+        """The hard edge, under the name :mod:`dmft.bbp` reads (``BBPTime.left_edge``)."""
+        return self.hard_edge
 
     def t_bbp(self) -> float:
         """First time at which the outlier merges with the bulk (T2), NaN if it never does.
@@ -369,24 +459,67 @@ class SpectrumTrajectory:
         return float(self.t[k - 1] + frac * (self.t[k] - self.t[k - 1]))
 
 
-def spectrum_along(solution: Any, times, n_bins: int | None = None) -> SpectrumTrajectory:
-    """Outlier, edges and weight-law summaries along a DMFT solution at ``times``."""
+def _levels(law: WeightLaw, N: int | None) -> dict[str, float]:
+    """The quantities of :data:`ERROR_FIELDS` (and the quantiles) of one law."""
+    out, edge = law.outlier(), law.hard_edge()
+    row = {"hard_edge": edge.lam, "lam_out": out.lam, "overlap2": out.overlap2,
+           "width": out.width, "tail_start": math.nan, "lowest_q16": math.nan,
+           "lowest_median": math.nan, "lowest_q84": math.nan}
+    if N is not None:
+        fn = law.finite_n(N, k_low=1)
+        q16, q50, q84 = fn.lowest_quantiles
+        row.update(tail_start=fn.tail_start, lowest_q16=q16, lowest_median=q50, lowest_q84=q84)
+    return row
+
+
+def spectrum_along(solution: Any, times, n_bins: int | None = None, N: int | None = None,
+                   group_errors: bool = False) -> SpectrumTrajectory:
+    """Outlier, edges and weight-law summaries along a DMFT solution at ``times``.
+
+    ``N``: size for the tail start and the lowest-eigenvalue quantiles (H8); ``group_errors``:
+    delete-one-group jackknife errors (``n_groups`` more laws per time)."""
     times = _checks.finite_array("times", times, ndim=1)
+    if N is not None:
+        N = _checks.integer("N", N, 2)
     laws = [WeightLaw.from_solution(solution, float(t), n_bins=n_bins) for t in times]
     outs = [law.outlier() for law in laws]
-    lefts = [law.left_edge() for law in laws]
+    edges = [law.hard_edge() for law in laws]
     column = lambda values: np.array(list(values), float)  # noqa: E731
+    rows = [_levels(law, N) for law in laws] if N is not None else None
+    errors: dict[str, np.ndarray] = {}
+    if group_errors:
+        errors = _group_errors(solution, times, laws, N, n_bins)
+    pick = (lambda k: column(r[k] for r in rows)) if rows else (lambda k: None)  # noqa: E731
     return SpectrumTrajectory(
         t=column(law.t for law in laws), mu=column(law.mu for law in laws),
         m=column(law.m for law in laws), lam_out=column(o.lam for o in outs),
         overlap2=column(o.overlap2 for o in outs), width=column(o.width for o in outs),
-        status=[o.status for o in outs], left_edge=column(e.lam for e in lefts),
-        left_kind=[e.kind for e in lefts],
+        status=[o.status for o in outs], hard_edge=column(e.lam for e in edges),
+        hard_edge_kind=[e.kind for e in edges],
         right_edge=column(law.right_edge().lam for law in laws),
         z_min=column(law.z_min for law in laws),
         frac_z_negative=column(float(np.ravel(law.cdf(np.array([0.0])))[0]) for law in laws),
-        margin=column(o.margin for o in outs),
-    )
+        margin=column(o.margin for o in outs), N=N, tail_start=pick("tail_start"),
+        lowest_q16=pick("lowest_q16"), lowest_median=pick("lowest_median"),
+        lowest_q84=pick("lowest_q84"), errors=errors)
+
+
+def _group_errors(sol: Any, times: np.ndarray, laws: list[WeightLaw], N: int | None,
+                  n_bins: int | None) -> dict[str, np.ndarray]:
+    """Jackknife errors of :data:`ERROR_FIELDS` at each time (0 for exact t = 0 laws)."""
+    G = n_groups(sol)
+    if G < 2:
+        raise ValueError("group_errors needs a solution with n_groups >= 2")
+    errs = {k: np.zeros(times.size) for k in ERROR_FIELDS}
+    for i, (t, law) in enumerate(zip(times, laws, strict=True)):
+        if law.kind in ("gaussian", "normalised"):
+            continue  # exact quadrature: no Monte Carlo error
+        full = _levels(law, N)
+        reps = [_levels(WeightLaw.from_solution(sol, float(t), n_bins=n_bins, drop_group=j), N)
+                for j in range(G)]
+        for k in ERROR_FIELDS:
+            errs[k][i] = jackknife_se(full[k], np.array([r[k] for r in reps]))
+    return errs
 
 
 # ---------------------------------------------------------------------- curves to draw
@@ -395,19 +528,41 @@ class SpectrumCurves:
     """What :func:`dmft.plotting.plot_spectrum` draws for one weight law (H3-H6).
 
     ``lam``: grid of Riemannian eigenvalues; ``density``: bulk rho (H3); ``nu_e``: signal
-    measure (H5); ``left_edge``, ``right_edge``: :class:`Edge` (H4); ``outlier``:
-    :class:`Outlier` (H6); ``alpha``, ``m``, ``t``: the law's parameters, for titles.
+    measure (H5, zero where rho is: the continuous part); ``resolved``: where a sample law
+    resolves the curves (True everywhere for exact laws; see :func:`resolved_mask`);
+    ``hard_edge``, ``right_edge``: :class:`Edge` (H4); ``outlier``: :class:`Outlier` (H6);
+    ``alpha``, ``m``, ``t``: the law's parameters, for titles.
     """
 
     lam: np.ndarray
     density: np.ndarray
     nu_e: np.ndarray
-    left_edge: Edge
+    resolved: np.ndarray
+    hard_edge: Edge
     right_edge: Edge
     outlier: Outlier
     alpha: float
     m: float
     t: float
+
+
+RESOLVE_SAMPLES = 5  # a sample law resolves a level with at least this many samples beyond
+
+
+def resolved_mask(law: WeightLaw, lams: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """Where a law of S samples resolves the spectrum on the sorted grid ``lams``: at least
+    :data:`RESOLVE_SAMPLES` samples beyond the level on either side, i.e. ``S F / alpha >= 5``
+    and ``S (1 - F) / alpha >= 5`` with ``F`` the integrated density (each sample of z carries
+    ``alpha N / S`` eigenvalues in a tail, H8). Beyond, the N = inf spectrum of a sample law
+    breaks into bands of single samples (measured: bands of mass ~2.4 alpha/S beyond gaps
+    at S = 2000, with nu_e/rho ~ 10 there): sampling artefacts, not the law."""
+    S = getattr(law.backend, "n_samples", None)
+    if S is None:
+        return np.ones(lams.shape, bool)
+    F = np.concatenate([[0.0], np.cumsum(0.5 * (rho[1:] + rho[:-1]) * np.diff(lams))])
+    total = max(float(F[-1]), 1e-300)
+    k = RESOLVE_SAMPLES * law.alpha / S
+    return (F >= k * total) & (total - F >= k * total)
 
 
 def _support_grid(law: WeightLaw, out: Outlier, n: int = 300) -> np.ndarray:
@@ -426,7 +581,11 @@ def spectrum_curves(law: WeightLaw, lams=None) -> SpectrumCurves:
     points over where rho or nu_e exceed 1e-5, and the outlier), ready to draw."""
     out = law.outlier()
     lams = _support_grid(law, out) if lams is None else _checks.finite_array("lams", lams)
-    return SpectrumCurves(lam=lams, density=law.density(lams).rho,
-                          nu_e=law.signal_measure(lams).nu_e, left_edge=law.left_edge(),
+    rho = law.density(lams).rho
+    order = np.argsort(lams)
+    resolved = np.empty(lams.shape, bool)
+    resolved[order] = resolved_mask(law, lams[order], rho[order])
+    return SpectrumCurves(lam=lams, density=rho, nu_e=law.signal_measure(lams).nu_e,
+                          resolved=resolved, hard_edge=law.hard_edge(),
                           right_edge=law.right_edge(), outlier=out, alpha=law.alpha, m=law.m,
                           t=law.t)
