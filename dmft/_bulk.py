@@ -7,8 +7,12 @@ H3, H4). Private part of :mod:`dmft.spectrum`; the functions take a
   (``s ~ 1/(x + i eta)``) down to ``eta = 0`` for every grid point at once, the physical branch
   (``Im s <= 0``) imposed at every step; ``rho(lam) = -Im s / pi``.
 - (H4) Left edge for a law bounded below: first zero of ``x_PV'(s)`` as s decreases from 0-
-  (or the end ``1/z_min`` of the branch); right edge: first zero for ``0 < s < 1/z_max``. On a
-  side where z is unbounded the same recipe is reported as ``kind="tail"``.
+  (or the end ``1/z_min`` of the branch); right edge: first zero for ``0 < s < 1/z_max``. This
+  is the N = inf hard edge, the left end of the support of rho. On a side where z is
+  unbounded there is none (``kind="tail"``, ``lam`` NaN; the recipe's turning point, inside
+  the bulk, is kept as ``Edge.pv``); a sample law whose edge is its extreme sample gives
+  ``kind="sample_end"`` (NaN). Finite-N levels (tail start, lowest eigenvalue): H8,
+  :mod:`dmft._finite_n`.
 """
 
 from __future__ import annotations

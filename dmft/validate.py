@@ -14,9 +14,12 @@ finite-size effects, not errors: compare two N before concluding.
 Hessian along time (H1, H8): at ``hessian_points`` snapshot times the finite-N side computes
 the lowest Riemannian eigenvalues and the squared overlap of the lowest eigenvector with w*
 (Lanczos); the theory side is the finite-N picture (H8) of the DMFT weight law at the same
-time: expected lowest and second-lowest eigenvalue (``lam_1``, ``lam_2``: outlier or tail
-state, then the edge region) and the overlap^2 of the lowest eigenvector
-(``overlap2_1``, local-ratio estimate of :class:`dmft.spectrum.FiniteNPicture`).
+time: expected lowest and second-lowest eigenvalue (``lam_1``, ``lam_2``) of Poisson states
+with mean ``N int rho`` below each level (plus the outlier), so that near a hard edge they
+sit in the edge's ``N^(-2/3)`` window rather than on the edge (the old picture put lam_2 on
+the N = inf edge, 0.25 below the N = 500 value at t = 1.2, alpha = 6: |z| 3.7), and the
+overlap^2 of the lowest eigenvector (``overlap2_1``, local-ratio estimate of
+:class:`dmft.spectrum.FiniteNPicture`).
 
 The extreme eigenvalues converge slowly in N (a square-root edge: Tracy-Widom fluctuations
 and shifts of order ``N^(-2/3)``), far more slowly than the O(1/N) of m, e, mu. The Hessian
