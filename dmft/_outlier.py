@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from dmft.spectrum import WeightLaw
 
 OutlierStatus = Literal["exists", "resonance", "absent"]
-_RHO_FLOOR = 1e-13  # |Im s| below this times max |s| is round-off: outside the bulk
 
 
 @dataclass(frozen=True)
@@ -95,11 +94,6 @@ def signal_measure(law: WeightLaw, lams: np.ndarray) -> SignalResult:
     S = x - law.alpha * law.expect(s)[2]
     with np.errstate(all="ignore"):
         nu = -(1.0 / S).imag / np.pi
-    # outside the bulk (rho = 0: s real) nu_e has no continuous part, only the atom of an
-    # isolated outlier; there Im(1/S) is round-off divided by a small S (spikes and
-    # negative dips seen beyond the right edge of sample laws): the continuous part is 0
-    rho = -s.imag / np.pi
-    nu = np.where(rho > _RHO_FLOOR * np.max(np.abs(s), initial=1.0), nu, 0.0)
     return SignalResult(lam=lams, nu_e=nu, S=S, residual=res)
 
 

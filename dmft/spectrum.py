@@ -528,7 +528,7 @@ class SpectrumCurves:
     """What :func:`dmft.plotting.plot_spectrum` draws for one weight law (H3-H6).
 
     ``lam``: grid of Riemannian eigenvalues; ``density``: bulk rho (H3); ``nu_e``: signal
-    measure (H5, zero where rho is: the continuous part); ``resolved``: where a sample law
+    measure (H5); ``resolved``: where a sample law
     resolves the curves (True everywhere for exact laws; see :func:`resolved_mask`);
     ``hard_edge``, ``right_edge``: :class:`Edge` (H4); ``outlier``: :class:`Outlier` (H6);
     ``alpha``, ``m``, ``t``: the law's parameters, for titles.
