@@ -117,11 +117,15 @@ def _hessian_row(axes, report) -> None:
                              (axes[1], ("lam_2",), "second-lowest eigenvalue"),
                              (axes[2], ("overlap2_1",), "overlap^2 of lowest with w*")):
         for name in names:
-            ax.plot(t, report.hessian_theory[name], "s-", ms=3, color="C0",
-                    label="H8 from the DMFT law")
+            ax.errorbar(t, report.hessian_theory[name],
+                        yerr=report.hessian_theory_sem.get(name), fmt="s-", ms=3, color="C0",
+                        capsize=2, label="H8 from the DMFT law (+- group s.e.)")
             ax.errorbar(t, report.hessian_finite_n[name], yerr=report.hessian_finite_n_sem[name],
                         fmt="o", ms=3, color="C3", label=f"Lanczos, N = {report.params['N']}")
-            ax.set_title(f"{label}: max |z_N| = {report.hessian_worst_z[name]:.1f}", fontsize=9)
+            k = int(np.argmax(np.abs(report.hessian_z[name])))
+            ax.set_title(f"{label}: max |z| = {report.hessian_worst_z[name]:.1f} at t = {t[k]:.2g}"
+                         f"\n(finite-N allowance {report.hessian_allowance[name][k]:.2g})",
+                         fontsize=8)
         ax.set_xlabel("t")
     axes[0].legend(frameon=False, fontsize=8)
 

@@ -319,3 +319,24 @@ def test_spectrum_curves_cover_both_measures():
     assert abs(np.trapezoid(c.density, c.lam) - 1) < 0.02
     assert abs(np.trapezoid(c.nu_e, c.lam) - 1) < 0.02
     assert c.hard_edge.kind == "tail" and (c.alpha, c.m) == (6.0, 0.0)
+
+
+def test_cli_spectrum_levels_are_the_library_levels(capsys):
+    """`dmft spectrum --N` reports the same three levels as the library (one definition):
+    no hard edge for the unbounded t = 0 tail (the PV turning point, inside the bulk, is
+    only ``pv_turn``), the tail start and the lowest-eigenvalue quantiles of
+    :meth:`WeightLaw.finite_n`; the tail start lies below the PV turning point and the
+    density there is that of the far tail (count 1 of N = 300: rho < 10 / N)."""
+    import json
+
+    from dmft.cli import main
+
+    assert main(["spectrum", "--alpha", "6", "--N", "300", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["hard_edge"] is None and out["hard_edge_kind"] == "tail"
+    fn = WeightLaw.gaussian(6.0).finite_n(300)
+    assert out["tail_start"] == pytest.approx(fn.tail_start, rel=1e-9)
+    q = out["lowest_quantiles"]
+    assert [q["q16"], q["median"], q["q84"]] == pytest.approx(list(fn.lowest_quantiles))
+    assert out["tail_start"] < out["pv_turn"]
+    assert WeightLaw.gaussian(6.0).density(np.array([out["tail_start"]])).rho[0] < 10 / 300
