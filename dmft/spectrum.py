@@ -16,7 +16,19 @@ piecewise-linear densities, or atoms: :mod:`dmft._spectral_laws`) and its basic 
 (expectations, principal-value branch); its spectral methods are short entries into
 :mod:`dmft._bulk` (density, edges: H3, H4), :mod:`dmft._outlier` (signal measure nu_e, BBP
 outlier: H5-H7) and :mod:`dmft._finite_n` (finite-N picture: H8). Along a DMFT solution:
-:func:`spectrum_along`; curves ready to draw: :func:`spectrum_curves`.
+:func:`spectrum_along` (with delete-one-group jackknife errors over the population groups);
+curves ready to draw: :func:`spectrum_curves`. Sample laws are histograms (``estimator=
+"bins"``) or smooth kernel estimates (``"kde"``, :mod:`dmft._smooth_law`).
+
+Edges (one definition each, the same in the records, ``dmft spectrum`` and the figures)
+------------------------------------------------------------------------------------------
+- hard edge (``hard_edge``): the N = inf left end of the support of rho (H4); none (NaN)
+  where z is unbounded below (``kind="tail"``) or a sample law ends at its lowest sample
+  (``"sample_end"``);
+- tail start at size N (``tail_start``): the level below which the expected number of bulk
+  eigenvalues, ``N int rho``, is 1;
+- finite-N lowest eigenvalue (``lowest_q16``, ``lowest_median``, ``lowest_q84``,
+  ``lam_low``): Poisson states with that mean plus the outlier (H8).
 
 Measured (section 5 of THEORY.md) - see :data:`SECTION5_NOTES`.
 """
@@ -31,6 +43,7 @@ import numpy as np
 
 from dmft import _checks
 from dmft._bulk import DensityResult, Edge, EdgeKind, left_edge, right_edge, stieltjes
+from dmft._curves import RESOLVE_SAMPLES, SpectrumCurves, resolved_mask, spectrum_curves
 from dmft._finite_n import FiniteNPicture, finite_n
 from dmft._outlier import (
     Outlier,
@@ -84,6 +97,7 @@ SECTION5_NOTES = """Measurements (issue 4; single finite-N GD runs, N = 800, m0 
 """
 
 __all__ = [
+    "RESOLVE_SAMPLES",
     "DensityResult",
     "Edge",
     "EdgeKind",
@@ -520,72 +534,3 @@ def _group_errors(sol: Any, times: np.ndarray, laws: list[WeightLaw], N: int | N
         for k in ERROR_FIELDS:
             errs[k][i] = jackknife_se(full[k], np.array([r[k] for r in reps]))
     return errs
-
-
-# ---------------------------------------------------------------------- curves to draw
-@dataclass(frozen=True)
-class SpectrumCurves:
-    """What :func:`dmft.plotting.plot_spectrum` draws for one weight law (H3-H6).
-
-    ``lam``: grid of Riemannian eigenvalues; ``density``: bulk rho (H3); ``nu_e``: signal
-    measure (H5); ``resolved``: where a sample law
-    resolves the curves (True everywhere for exact laws; see :func:`resolved_mask`);
-    ``hard_edge``, ``right_edge``: :class:`Edge` (H4); ``outlier``: :class:`Outlier` (H6);
-    ``alpha``, ``m``, ``t``: the law's parameters, for titles.
-    """
-
-    lam: np.ndarray
-    density: np.ndarray
-    nu_e: np.ndarray
-    resolved: np.ndarray
-    hard_edge: Edge
-    right_edge: Edge
-    outlier: Outlier
-    alpha: float
-    m: float
-    t: float
-
-
-RESOLVE_SAMPLES = 5  # a sample law resolves a level with at least this many samples beyond
-
-
-def resolved_mask(law: WeightLaw, lams: np.ndarray, rho: np.ndarray) -> np.ndarray:
-    """Where a law of S samples resolves the spectrum on the sorted grid ``lams``: at least
-    :data:`RESOLVE_SAMPLES` samples beyond the level on either side, i.e. ``S F / alpha >= 5``
-    and ``S (1 - F) / alpha >= 5`` with ``F`` the integrated density (each sample of z carries
-    ``alpha N / S`` eigenvalues in a tail, H8). Beyond, the N = inf spectrum of a sample law
-    breaks into bands of single samples (measured: bands of mass ~2.4 alpha/S beyond gaps
-    at S = 2000, with nu_e/rho ~ 10 there): sampling artefacts, not the law."""
-    S = getattr(law.backend, "n_samples", None)
-    if S is None:
-        return np.ones(lams.shape, bool)
-    F = np.concatenate([[0.0], np.cumsum(0.5 * (rho[1:] + rho[:-1]) * np.diff(lams))])
-    total = max(float(F[-1]), 1e-300)
-    k = RESOLVE_SAMPLES * law.alpha / S
-    return (F >= k * total) & (total - F >= k * total)
-
-
-def _support_grid(law: WeightLaw, out: Outlier, n: int = 300) -> np.ndarray:
-    """A grid covering where the density or nu_e exceed 1e-5, and the outlier."""
-    scale = abs(law.mu) + 10.0 * law.alpha + 1.0
-    coarse = np.linspace(-4 * scale, 4 * scale, 241)
-    keep = (law.density(coarse).rho > 1e-5) | (law.signal_measure(coarse).nu_e > 1e-5)
-    lo, hi = coarse[keep].min(), coarse[keep].max()
-    if np.isfinite(out.lam):
-        lo = min(lo, out.lam - 1.0)
-    return np.linspace(lo, hi, n)
-
-
-def spectrum_curves(law: WeightLaw, lams=None) -> SpectrumCurves:
-    """Density, signal measure, edges and outlier of ``law`` on ``lams`` (default: 300
-    points over where rho or nu_e exceed 1e-5, and the outlier), ready to draw."""
-    out = law.outlier()
-    lams = _support_grid(law, out) if lams is None else _checks.finite_array("lams", lams)
-    rho = law.density(lams).rho
-    order = np.argsort(lams)
-    resolved = np.empty(lams.shape, bool)
-    resolved[order] = resolved_mask(law, lams[order], rho[order])
-    return SpectrumCurves(lam=lams, density=rho, nu_e=law.signal_measure(lams).nu_e,
-                          resolved=resolved, hard_edge=law.hard_edge(),
-                          right_edge=law.right_edge(), outlier=out, alpha=law.alpha, m=law.m,
-                          t=law.t)

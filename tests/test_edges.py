@@ -86,7 +86,8 @@ def test_tail_start_and_lowest_vs_dense(case):
     assert abs(below.mean() - 1.0) < 3 * math.sqrt(1.0 / R) + 0.6, below.mean()
     spread = np.subtract(*np.percentile(lows, [84, 16]))
     for q, pred in zip((16, 50, 84), fn.lowest_quantiles, strict=True):
-        se = spread * math.sqrt(q / 100 * (1 - q / 100) / R) / 0.68  # 1/density of lam_1 ~ spread/0.68
+        # s.e. of a sample quantile, 1/density of lam_1 ~ spread / 0.68
+        se = spread * math.sqrt(q / 100 * (1 - q / 100) / R) / 0.68
         assert abs(np.percentile(lows, q) - pred) < 3 * se + extra, (q, np.percentile(lows, q),
                                                                      pred)
 
