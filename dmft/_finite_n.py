@@ -172,7 +172,8 @@ def _local_overlap(law: WeightLaw, N: int, lam: np.ndarray, n: np.ndarray) -> fl
     return float(np.sum(0.5 * (ratio[1:] + ratio[:-1]) * np.diff(F)) / (F[-1] - F[0]))
 
 
-def finite_n(law: WeightLaw, N: int, k_low: int = 3) -> FiniteNPicture:
+def finite_n(law: WeightLaw, N: int, k_low: int = 3,
+             local_overlap: bool = True) -> FiniteNPicture:
     """Finite-N picture of the low end (H8): expected lowest ``k_low`` eigenvalues, the
     quantiles of the lowest, the tail start, the probability that the outlier is the lowest
     and the expected overlap^2 of the lowest eigenvector."""
@@ -189,5 +190,6 @@ def finite_n(law: WeightLaw, N: int, k_low: int = 3) -> FiniteNPicture:
         n_out, p_low, ov = math.nan, 0.0, 0.0
     return FiniteNPicture(N=N, lam_low=lows, p_outlier_lowest=p_low, overlap2_lowest=ov,
                           n_below_outlier=n_out, outlier=out,
-                          overlap2_lowest_local=_local_overlap(law, N, lam, n),
+                          overlap2_lowest_local=(_local_overlap(law, N, lam, n)
+                                                 if local_overlap else math.nan),
                           tail_start=_level(lam, n, 1.0), lowest_quantiles=q)

@@ -354,13 +354,14 @@ class WeightLaw:
         """BBP outlier (H6, H7): location, squared overlap with w*, width and status."""
         return outlier(self)
 
-    def finite_n(self, N: int, k_low: int = 3) -> FiniteNPicture:
+    def finite_n(self, N: int, k_low: int = 3, local_overlap: bool = True) -> FiniteNPicture:
         """Finite-N picture of the low end (H8, :mod:`dmft._finite_n`): expected lowest
         ``k_low`` eigenvalues, quantiles of the lowest, the tail start at size N (expected
         count of bulk eigenvalues below it = 1), probability that the outlier is the lowest,
-        expected overlap^2 of the lowest."""
+        expected overlap^2 of the lowest (``local_overlap``: also its local-ratio estimate,
+        NaN otherwise)."""
         N = _checks.integer("N", N, 2)
-        return finite_n(self, N, _checks.integer("k_low", k_low, 1))
+        return finite_n(self, N, _checks.integer("k_low", k_low, 1), local_overlap)
 
 
 # ---------------------------------------------------------------------- groups
@@ -473,17 +474,19 @@ class SpectrumTrajectory:
         return float(self.t[k - 1] + frac * (self.t[k] - self.t[k - 1]))
 
 
-def _levels(law: WeightLaw, N: int | None) -> dict[str, float]:
-    """The quantities of :data:`ERROR_FIELDS` (and the quantiles) of one law."""
-    out, edge = law.outlier(), law.hard_edge()
+def _levels(law: WeightLaw, N: int | None) -> tuple[dict[str, float], Outlier, Edge]:
+    """The quantities of :data:`ERROR_FIELDS` (and the quantiles) of one law, with its
+    outlier and hard edge."""
+    edge = law.hard_edge()
+    fn = law.finite_n(N, k_low=1, local_overlap=False) if N is not None else None
+    out = fn.outlier if fn is not None else law.outlier()
     row = {"hard_edge": edge.lam, "lam_out": out.lam, "overlap2": out.overlap2,
            "width": out.width, "tail_start": math.nan, "lowest_q16": math.nan,
            "lowest_median": math.nan, "lowest_q84": math.nan}
-    if N is not None:
-        fn = law.finite_n(N, k_low=1)
+    if fn is not None:
         q16, q50, q84 = fn.lowest_quantiles
         row.update(tail_start=fn.tail_start, lowest_q16=q16, lowest_median=q50, lowest_q84=q84)
-    return row
+    return row, out, edge
 
 
 def spectrum_along(solution: Any, times, n_bins: int | None = None, N: int | None = None,
@@ -496,14 +499,12 @@ def spectrum_along(solution: Any, times, n_bins: int | None = None, N: int | Non
     if N is not None:
         N = _checks.integer("N", N, 2)
     laws = [WeightLaw.from_solution(solution, float(t), n_bins=n_bins) for t in times]
-    outs = [law.outlier() for law in laws]
-    edges = [law.hard_edge() for law in laws]
+    rows, outs, edges = zip(*(_levels(law, N) for law in laws), strict=True)
     column = lambda values: np.array(list(values), float)  # noqa: E731
-    rows = [_levels(law, N) for law in laws] if N is not None else None
     errors: dict[str, np.ndarray] = {}
     if group_errors:
-        errors = _group_errors(solution, times, laws, N, n_bins)
-    pick = (lambda k: column(r[k] for r in rows)) if rows else (lambda k: None)  # noqa: E731
+        errors = _group_errors(solution, times, laws, rows, N, n_bins)
+    pick = (lambda k: column(r[k] for r in rows)) if N is not None else (lambda k: None)  # noqa: E731
     return SpectrumTrajectory(
         t=column(law.t for law in laws), mu=column(law.mu for law in laws),
         m=column(law.m for law in laws), lam_out=column(o.lam for o in outs),
@@ -518,19 +519,18 @@ def spectrum_along(solution: Any, times, n_bins: int | None = None, N: int | Non
         lowest_q84=pick("lowest_q84"), errors=errors)
 
 
-def _group_errors(sol: Any, times: np.ndarray, laws: list[WeightLaw], N: int | None,
+def _group_errors(sol: Any, times: np.ndarray, laws: list[WeightLaw], rows, N: int | None,
                   n_bins: int | None) -> dict[str, np.ndarray]:
     """Jackknife errors of :data:`ERROR_FIELDS` at each time (0 for exact t = 0 laws)."""
     G = n_groups(sol)
     if G < 2:
         raise ValueError("group_errors needs a solution with n_groups >= 2")
     errs = {k: np.zeros(times.size) for k in ERROR_FIELDS}
-    for i, (t, law) in enumerate(zip(times, laws, strict=True)):
+    for i, (t, law, full) in enumerate(zip(times, laws, rows, strict=True)):
         if law.kind in ("gaussian", "normalised"):
             continue  # exact quadrature: no Monte Carlo error
-        full = _levels(law, N)
-        reps = [_levels(WeightLaw.from_solution(sol, float(t), n_bins=n_bins, drop_group=j), N)
-                for j in range(G)]
+        reps = [_levels(WeightLaw.from_solution(sol, float(t), n_bins=n_bins,
+                                                drop_group=j), N)[0] for j in range(G)]
         for k in ERROR_FIELDS:
             errs[k][i] = jackknife_se(full[k], np.array([r[k] for r in reps]))
     return errs
