@@ -114,8 +114,11 @@ def _spectrum_along_handler(args: argparse.Namespace) -> int:
                     f"{tr.lam_out[k]:.4g}, hard edge ({tr.hard_edge_kind[k]}) "
                     f"{tr.hard_edge[k]:.4g}")
             if tr.N is not None:
-                line += (f", tail start (N={tr.N}) {tr.tail_start[k]:.4g}, lowest "
-                         f"eigenvalue median {tr.lowest_median[k]:.4g}")
+                pm = {key: (f" +- {v[k]:.2g}" if np.isfinite(v[k]) and v[k] > 0 else "")
+                      for key, v in tr.errors.items()}
+                line += (f", tail start (N={tr.N}) {tr.tail_start[k]:.4g}"
+                         f"{pm.get('tail_start', '')}, lowest eigenvalue median "
+                         f"{tr.lowest_median[k]:.4g}{pm.get('lowest_median', '')}")
             print(line)
         print(f"t_BBP = {tr.t_bbp():g}" + (f"; plot in {args.plot}" if args.plot else ""))
     return 0

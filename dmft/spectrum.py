@@ -490,20 +490,24 @@ def _levels(law: WeightLaw, N: int | None) -> tuple[dict[str, float], Outlier, E
 
 
 def spectrum_along(solution: Any, times, n_bins: int | None = None, N: int | None = None,
-                   group_errors: bool = False) -> SpectrumTrajectory:
+                   group_errors: bool = False,
+                   estimator: Estimator = "bins") -> SpectrumTrajectory:
     """Outlier, edges and weight-law summaries along a DMFT solution at ``times``.
 
     ``N``: size for the tail start and the lowest-eigenvalue quantiles (H8); ``group_errors``:
-    delete-one-group jackknife errors (``n_groups`` more laws per time)."""
+    delete-one-group jackknife errors (``n_groups`` more laws per time); ``estimator``: of
+    the sample laws (:meth:`WeightLaw.from_samples`)."""
     times = _checks.finite_array("times", times, ndim=1)
     if N is not None:
         N = _checks.integer("N", N, 2)
-    laws = [WeightLaw.from_solution(solution, float(t), n_bins=n_bins) for t in times]
+    laws = [WeightLaw.from_solution(solution, float(t), n_bins=n_bins, estimator=estimator)
+            for t in times]
     rows, outs, edges = zip(*(_levels(law, N) for law in laws), strict=True)
     column = lambda values: np.array(list(values), float)  # noqa: E731
     errors: dict[str, np.ndarray] = {}
     if group_errors:
-        errors = _group_errors(solution, times, laws, rows, N, n_bins)
+        errors = _group_errors(solution, times, laws, rows, N, {"n_bins": n_bins,
+                                                                 "estimator": estimator})
     pick = (lambda k: column(r[k] for r in rows)) if N is not None else (lambda k: None)  # noqa: E731
     return SpectrumTrajectory(
         t=column(law.t for law in laws), mu=column(law.mu for law in laws),
@@ -520,7 +524,7 @@ def spectrum_along(solution: Any, times, n_bins: int | None = None, N: int | Non
 
 
 def _group_errors(sol: Any, times: np.ndarray, laws: list[WeightLaw], rows, N: int | None,
-                  n_bins: int | None) -> dict[str, np.ndarray]:
+                  law_options: dict[str, Any]) -> dict[str, np.ndarray]:
     """Jackknife errors of :data:`ERROR_FIELDS` at each time (0 for exact t = 0 laws)."""
     G = n_groups(sol)
     if G < 2:
@@ -529,8 +533,8 @@ def _group_errors(sol: Any, times: np.ndarray, laws: list[WeightLaw], rows, N: i
     for i, (t, law, full) in enumerate(zip(times, laws, rows, strict=True)):
         if law.kind in ("gaussian", "normalised"):
             continue  # exact quadrature: no Monte Carlo error
-        reps = [_levels(WeightLaw.from_solution(sol, float(t), n_bins=n_bins,
-                                                drop_group=j), N)[0] for j in range(G)]
+        reps = [_levels(WeightLaw.from_solution(sol, float(t), drop_group=j, **law_options),
+                        N)[0] for j in range(G)]
         for k in ERROR_FIELDS:
             errs[k][i] = jackknife_se(full[k], np.array([r[k] for r in reps]))
     return errs
