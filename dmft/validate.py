@@ -17,7 +17,7 @@ the lowest Riemannian eigenvalues and the squared overlap of the lowest eigenvec
 time: expected lowest and second-lowest eigenvalue (``lam_1``, ``lam_2``) of Poisson states
 with mean ``N int rho`` below each level (plus the outlier), so that near a hard edge they
 sit in the edge's ``N^(-2/3)`` window rather than on the edge (the old picture put lam_2 on
-the N = inf edge, 0.25 below the N = 500 value at t = 1.2, alpha = 6: |z| 3.7), and the
+the N = inf edge, 0.36 below the N = 500 value at t = 1.2, alpha = 6: |z| 3.7), and the
 overlap^2 of the lowest eigenvector (``overlap2_1``, local-ratio estimate of
 :class:`dmft.spectrum.FiniteNPicture`).
 
