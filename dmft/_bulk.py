@@ -7,8 +7,12 @@ H3, H4). Private part of :mod:`dmft.spectrum`; the functions take a
   (``s ~ 1/(x + i eta)``) down to ``eta = 0`` for every grid point at once, the physical branch
   (``Im s <= 0``) imposed at every step; ``rho(lam) = -Im s / pi``.
 - (H4) Left edge for a law bounded below: first zero of ``x_PV'(s)`` as s decreases from 0-
-  (or the end ``1/z_min`` of the branch); right edge: first zero for ``0 < s < 1/z_max``. On a
-  side where z is unbounded the same recipe is reported as ``kind="tail"``.
+  (or the end ``1/z_min`` of the branch); right edge: first zero for ``0 < s < 1/z_max``. This
+  is the N = inf hard edge, the left end of the support of rho. On a side where z is
+  unbounded there is none (``kind="tail"``, ``lam`` NaN; the recipe's turning point, inside
+  the bulk, is kept as ``Edge.pv``); a sample law whose edge is its extreme sample gives
+  ``kind="sample_end"`` (NaN). Finite-N levels (tail start, lowest eigenvalue): H8,
+  :mod:`dmft._finite_n`.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from scipy.optimize import brentq
 if TYPE_CHECKING:
     from dmft.spectrum import WeightLaw
 
-EdgeKind = Literal["hard", "support", "tail", "none"]
+EdgeKind = Literal["hard", "support", "sample_end", "tail", "none"]
 TurnKind = Literal["turn", "support", "none"]
 
 
@@ -44,14 +48,20 @@ class DensityResult:
 
 @dataclass(frozen=True)
 class Edge:
-    """A spectral edge (H4), Riemannian. ``kind``: ``hard`` (x'(s) = 0 with the pole outside
-    the support), ``support`` (edge at the end of the support of z), ``tail`` (PV recipe on
-    a side where z is unbounded: an exponentially thin tail lies beyond), ``none``."""
+    """The N = inf hard edge (H4): left (or right) end of the support of the bulk density,
+    Riemannian. ``lam`` is NaN where there is none. ``kind``: ``hard`` (x'(s) = 0 with the
+    pole outside the support of z), ``support`` (edge at the end of the support of z of an
+    exact law), ``sample_end`` (a sample law whose edge sits at its extreme sample: a thin
+    tail cannot be told from a bounded law, no edge reported), ``tail`` (z unbounded on
+    that side: an exponentially thin tail, no edge; use the tail start at size N, H8),
+    ``none``. ``pv``: the PV level ``x_PV(s) - mu`` at ``s`` (the turning point of the H4
+    recipe, or the branch end) whatever the kind: for ``tail`` it lies inside the bulk."""
 
     lam: float
     s: float
     kind: EdgeKind
     reason: str = ""
+    pv: float = math.nan
 
 
 def stieltjes(law: WeightLaw, x: np.ndarray, max_newton: int = 60,
@@ -114,20 +124,26 @@ def turn_left(law: WeightLaw) -> tuple[float, TurnKind]:
 
 
 def left_edge(law: WeightLaw) -> Edge:
-    """Left edge (H4); ``kind="tail"`` where z is unbounded below (use H8 there)."""
+    """Left hard edge (H4): NaN with ``kind="tail"`` where z is unbounded below and with
+    ``kind="sample_end"`` where a sample law's edge is its lowest sample (:class:`Edge`)."""
     st, how = turn_left(law)
     if how == "none":
         return Edge(lam=math.nan, s=math.nan, kind="none",
                     reason="x_PV'(s) has no zero on the left branch")
     lam = float(law.pv(np.array([st])).x[0]) - law.mu
     if law.bounded_below and how == "turn":
-        return Edge(lam=lam, s=st, kind="hard",
+        return Edge(lam=lam, s=st, kind="hard", pv=lam,
                     reason="x'(s) = 0 with 1/s below the support of z")
+    if law.bounded_below and law.kind == "samples":
+        return Edge(lam=math.nan, s=st, kind="sample_end", pv=lam,
+                    reason="the edge of the sample law sits at its lowest sample: the samples "
+                    "cannot tell a thin tail from a bounded law; no hard edge")
     if law.bounded_below:
-        return Edge(lam=lam, s=st, kind="support", reason="edge at the lower end of the support")
-    return Edge(lam=lam, s=st, kind="tail",
-                reason="z is unbounded below (H7): exponentially thin tail beyond this PV "
-                "turning point; use finite_n(N) (H8) for the lowest eigenvalues")
+        return Edge(lam=lam, s=st, kind="support", pv=lam,
+                    reason="edge at the lower end of the support")
+    return Edge(lam=math.nan, s=st, kind="tail", pv=lam,
+                reason="z is unbounded below (H7): no hard edge, an exponentially thin tail "
+                "reaches below the PV turning point; see the tail start at size N (H8)")
 
 
 def right_edge(law: WeightLaw) -> Edge:

@@ -142,7 +142,8 @@ def _spectrum_arguments(p: argparse.ArgumentParser) -> None:
                    help="time (only t = 0 without --solution; default 0)")
     p.add_argument("--m", type=float, default=None, help="overlap at t = 0 (default 0)")
     p.add_argument("--N", type=int, default=None,
-                   help="finite-N picture of the low end (H8; at t = 0 only)")
+                   help="size N of the finite-N levels (H8): tail start (expected count of "
+                   "bulk eigenvalues below it = 1) and quantiles of the lowest eigenvalue")
     a_argument(p)
     p.add_argument("--plot", default=None,
                    help="write an image: density and nu_e at t = 0, or with --solution the "
@@ -152,14 +153,12 @@ def _spectrum_arguments(p: argparse.ArgumentParser) -> None:
 
 def _spectrum_along_handler(args: argparse.Namespace) -> int:
     from dmft.solver import Solution
-    from dmft.spectrum import spectrum_along
+    from dmft.spectrum import n_groups, spectrum_along
 
     refused = {"--alpha": args.alpha is not None and "alpha is the solution's own",
                "--t": args.t is not None and "use --times along a solution",
                "--m": args.m is not None and "m(t) is the solution's own",
-               "--a": args.a is not None and "the loss is the solution's own",
-               "--N": args.N is not None and "the finite-N picture (H8) is available at t = 0 "
-                                             "only (--alpha without --solution)"}
+               "--a": args.a is not None and "the loss is the solution's own"}
     for option, why in refused.items():
         if why:
             raise ValueError(f"{option} cannot be used with --solution: {why}")
@@ -169,11 +168,14 @@ def _spectrum_along_handler(args: argparse.Namespace) -> int:
     times = args.times if args.times is not None else sol.sample_times
     for t in times:
         sol.samples_at(t)  # clear error when t is not a kept sample time
-    tr = spectrum_along(sol, times)
+    tr = spectrum_along(sol, times, N=args.N, group_errors=n_groups(sol) >= 2)
     payload = {"t": tr.t, "mu": tr.mu, "m": tr.m, "lam_out": tr.lam_out,
                "overlap2": tr.overlap2, "width": tr.width, "status": tr.status,
-               "left_edge": tr.left_edge, "left_edge_kind": tr.left_kind,
-               "right_edge": tr.right_edge, "z_min": tr.z_min, "t_bbp": tr.t_bbp()}
+               "hard_edge": tr.hard_edge, "hard_edge_kind": tr.hard_edge_kind,
+               "right_edge": tr.right_edge, "z_min": tr.z_min, "t_bbp": tr.t_bbp(),
+               "N": tr.N, "tail_start": tr.tail_start, "lowest_q16": tr.lowest_q16,
+               "lowest_median": tr.lowest_median, "lowest_q84": tr.lowest_q84,
+               "errors": tr.errors}
     if args.plot:
         payload["plot"] = save_plot(args.plot, "plot_outlier_along", tr, sol.alpha,
                                      tr.t_bbp())
@@ -181,8 +183,16 @@ def _spectrum_along_handler(args: argparse.Namespace) -> int:
         emit_json(payload)
     else:
         for k in range(tr.t.size):
-            print(f"t={tr.t[k]:g} m={tr.m[k]:.4f} mu={tr.mu[k]:.4g}: outlier {tr.status[k]} "
-                  f"{tr.lam_out[k]:.4g}, left edge ({tr.left_kind[k]}) {tr.left_edge[k]:.4g}")
+            line = (f"t={tr.t[k]:g} m={tr.m[k]:.4f} mu={tr.mu[k]:.4g}: outlier {tr.status[k]} "
+                    f"{tr.lam_out[k]:.4g}, hard edge ({tr.hard_edge_kind[k]}) "
+                    f"{tr.hard_edge[k]:.4g}")
+            if tr.N is not None:
+                pm = {key: (f" +- {v[k]:.2g}" if np.isfinite(v[k]) and v[k] > 0 else "")
+                      for key, v in tr.errors.items()}
+                line += (f", tail start (N={tr.N}) {tr.tail_start[k]:.4g}"
+                         f"{pm.get('tail_start', '')}, lowest eigenvalue median "
+                         f"{tr.lowest_median[k]:.4g}{pm.get('lowest_median', '')}")
+            print(line)
         print(f"t_BBP = {tr.t_bbp():g}" + (f"; plot in {args.plot}" if args.plot else ""))
     return 0
 
@@ -208,20 +218,23 @@ def _spectrum_handler(args: argparse.Namespace) -> int:
     m = 0.0 if args.m is None else args.m
     law = WeightLaw.gaussian(args.alpha, m) if a is None else WeightLaw.normalised(args.alpha, a, m)
     out = law.outlier()
-    le = law.left_edge()
+    he = law.hard_edge()
     re_ = law.right_edge()
     payload = {"loss": get_loss("phase_retrieval", a=a).name, "a": a, "alpha": law.alpha,
                "m": law.m, "mu": law.mu, "status": out.status,
                "lam_out": out.lam, "overlap2": out.overlap2, "width": out.width,
                "lam_out_pv": out.lam_pv, "overlap2_pv": out.overlap2_pv,
                "outlier_reason": out.reason,
-               "left_edge": le.lam if le.kind in ("hard", "support") else None,
-               "left_edge_kind": le.kind, "left_edge_pv": le.lam,
+               "hard_edge": he.lam, "hard_edge_kind": he.kind, "pv_turn": he.pv,
                "right_edge": re_.lam if re_.kind in ("hard", "support") else None,
                "right_edge_kind": re_.kind}
     if args.N is not None:
         fn = law.finite_n(args.N)
-        payload.update({"N": args.N, "lam_low_expected": fn.lam_low,
+        payload.update({"N": args.N, "tail_start": fn.tail_start,
+                        "lowest_quantiles": {"q16": fn.lowest_quantiles[0],
+                                             "median": fn.lowest_quantiles[1],
+                                             "q84": fn.lowest_quantiles[2]},
+                        "lam_low_expected": fn.lam_low,
                         "p_outlier_lowest": fn.p_outlier_lowest,
                         "overlap2_lowest_expected": fn.overlap2_lowest})
     if args.plot:
@@ -229,18 +242,31 @@ def _spectrum_handler(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(payload)
         return 0
+    _spectrum_print(payload, a, he, re_, args.plot)
+    return 0
+
+
+def _spectrum_print(payload: dict, a: float | None, he, re_, plot: str | None) -> None:
     prefix = "" if a is None else f"l_a (a={a:g}) "
-    print(f"{prefix}alpha={law.alpha:g} m={law.m:g} mu={law.mu:.4g}: outlier {out.status} at "
-          f"{out.lam:.4f} (overlap^2 {out.overlap2:.3f}, width {out.width:.3g}); left edge "
-          f"{le.kind} {le.lam:.4f}, right edge {re_.kind} {re_.lam:.4f}")
-    if args.N is not None:
-        print(f"N={args.N} (H8): expected lowest eigenvalues "
+    edge = (f"hard left edge ({he.kind}) {he.lam:.4f}" if np.isfinite(he.lam) else
+            f"no hard left edge ({he.kind}: z unbounded below; the PV turning point "
+            f"{he.pv:.4f} lies inside the bulk)")
+    print(f"{prefix}alpha={payload['alpha']:g} m={payload['m']:g} mu={payload['mu']:.4g}: "
+          f"outlier {payload['status']} at {payload['lam_out']:.4f} (overlap^2 "
+          f"{payload['overlap2']:.3f}, width {payload['width']:.3g}); {edge}, right edge "
+          f"{re_.kind} {re_.lam:.4f}")
+    if "N" in payload:
+        q = payload["lowest_quantiles"]
+        print(f"N={payload['N']} (H8): tail start (expected count of bulk eigenvalues below "
+              f"it = 1) {payload['tail_start']:.4f}; lowest eigenvalue median {q['median']:.4f} "
+              f"(16-84 %: {q['q16']:.4f} .. {q['q84']:.4f}); expected lowest eigenvalues "
               f"{np.array2string(np.asarray(payload['lam_low_expected']), precision=4)}, "
               f"P(lowest is the outlier) = {payload['p_outlier_lowest']:.3f}, expected "
               f"overlap^2 of the lowest = {payload['overlap2_lowest_expected']:.3f}")
-    if args.plot:
-        print(f"plot in {args.plot}")
-    return 0
+    elif not np.isfinite(he.lam):
+        print("give --N for the tail start and the lowest eigenvalue at size N (H8)")
+    if plot:
+        print(f"plot in {plot}")
 
 
 COMMANDS.append(

@@ -154,7 +154,8 @@ class GaussianLaw:
 class DensityLaw:
     """Piecewise-linear densities p(z) and p2(z) = E[g^2 | z] p(z) on knots ``b``."""
 
-    def __init__(self, b: np.ndarray, p: np.ndarray, p2: np.ndarray, z_sorted: np.ndarray):
+    def __init__(self, b: np.ndarray, p: np.ndarray, p2: np.ndarray,
+                 z_sorted: np.ndarray | None, n_samples: int | None = None):
         self.b = np.asarray(b, float)
         self.p = np.asarray(p, float)
         self.p2 = np.asarray(p2, float)
@@ -162,6 +163,7 @@ class DensityLaw:
         self.mass0 = float(np.sum(0.5 * (self.p[1:] + self.p[:-1]) * d))
         self.mass2 = float(np.sum(0.5 * (self.p2[1:] + self.p2[:-1]) * d))
         self.z_sorted = z_sorted
+        self.n_samples = z_sorted.size if z_sorted is not None else n_samples
         self.z_min = float(self.b[0])
         self.z_max = float(self.b[-1])
         self.mean_z = float(np.sum(d * (self.p[:-1] * (2 * self.b[:-1] + self.b[1:])
@@ -266,8 +268,18 @@ class DensityLaw:
         return out
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
+        """Empirical ``P(z < x)`` of the samples, or (``z_sorted`` None: a smooth law) the
+        exact integral of the piecewise-linear density."""
         x = np.asarray(x, float)
-        return np.searchsorted(self.z_sorted, x, side="left") / self.z_sorted.size
+        if self.z_sorted is not None:
+            return np.searchsorted(self.z_sorted, x, side="left") / self.z_sorted.size
+        cum = np.concatenate([[0.0], np.cumsum(0.5 * (self.p[1:] + self.p[:-1])
+                                               * np.diff(self.b))])
+        k = np.clip(np.searchsorted(self.b, x, side="right") - 1, 0, self.b.size - 2)
+        d = np.clip(x - self.b[k], 0.0, np.diff(self.b)[k])
+        slope = (self.p[k + 1] - self.p[k]) / np.diff(self.b)[k]
+        val = cum[k] + self.p[k] * d + 0.5 * slope * d * d
+        return np.where(x <= self.b[0], 0.0, np.where(x >= self.b[-1], 1.0, val))
 
 
 class AtomLaw:

@@ -22,8 +22,11 @@ def _draw_spectrum(ax, curves, hist=None, legend: bool = True) -> None:
     out = curves.outlier
     if hist is not None:
         ax.hist(np.asarray(hist), bins=80, density=True, color="0.8", label="finite N")
-    ax.plot(curves.lam, curves.density, color="C0", label="bulk density (H3)")
-    ax.plot(curves.lam, curves.nu_e, color="C3", label="signal measure nu_e (H5)")
+    ok = np.asarray(curves.resolved, bool)
+    ax.plot(curves.lam, np.where(ok, curves.density, np.nan), color="C0",
+            label="bulk density (H3)")
+    ax.plot(curves.lam, np.where(ok, curves.nu_e, np.nan), color="C3",
+            label="signal measure nu_e (H5)")
     if out.status != "absent":
         ax.axvline(out.lam, color="C3", ls=":",
                    label=f"BBP {out.status}: overlap^2 = {out.overlap2:.2f}")
@@ -34,7 +37,9 @@ def _draw_spectrum(ax, curves, hist=None, legend: bool = True) -> None:
 
 
 def plot_spectrum(curves, hist=None) -> Figure:
-    """Bulk density (H3) and signal measure nu_e (H5) of a weight law, outlier marked.
+    """Bulk density (H3) and signal measure nu_e (H5) of a weight law, outlier marked;
+    drawn only where the law resolves them (``curves.resolved``: a sample law's extreme
+    samples make bands that are not the law's).
 
     Parameters
     ----------
@@ -112,11 +117,15 @@ def _hessian_row(axes, report) -> None:
                              (axes[1], ("lam_2",), "second-lowest eigenvalue"),
                              (axes[2], ("overlap2_1",), "overlap^2 of lowest with w*")):
         for name in names:
-            ax.plot(t, report.hessian_theory[name], "s-", ms=3, color="C0",
-                    label="H8 from the DMFT law")
+            ax.errorbar(t, report.hessian_theory[name],
+                        yerr=report.hessian_theory_sem.get(name), fmt="s-", ms=3, color="C0",
+                        capsize=2, label="H8 from the DMFT law (+- group s.e.)")
             ax.errorbar(t, report.hessian_finite_n[name], yerr=report.hessian_finite_n_sem[name],
                         fmt="o", ms=3, color="C3", label=f"Lanczos, N = {report.params['N']}")
-            ax.set_title(f"{label}: max |z_N| = {report.hessian_worst_z[name]:.1f}", fontsize=9)
+            k = int(np.argmax(np.abs(report.hessian_z[name])))
+            ax.set_title(f"{label}: max |z| = {report.hessian_worst_z[name]:.1f} at t = {t[k]:.2g}"
+                         f"\n(finite-N allowance {report.hessian_allowance[name][k]:.2g})",
+                         fontsize=8)
         ax.set_xlabel("t")
     axes[0].legend(frameon=False, fontsize=8)
 
@@ -134,23 +143,46 @@ def plot_growth(growths) -> Figure:
     return fig
 
 
-def plot_outlier_along(traj, alpha: float, t_bbp: float | None = None) -> Figure:
-    """Figure (e): outlier location and left edge (Riemannian eigenvalues) vs t.
+def _band(ax, t, y, err, color, label, style="-") -> None:
+    """A curve with a +-1 s.e. band (``err`` may be None or hold NaN: no band there)."""
+    ax.plot(t, y, style, color=color, lw=1.2, label=label)
+    if err is not None:
+        e = np.nan_to_num(np.asarray(err, float), nan=0.0)
+        ax.fill_between(t, y - e, y + e, color=color, alpha=0.25, lw=0)
 
-    ``traj`` is a :class:`dmft.spectrum.SpectrumTrajectory`; ``t_bbp`` (e.g.
-    ``traj.t_bbp()``, T2) is marked when given and finite.
+
+def plot_outlier_along(traj, alpha: float, t_bbp: float | None = None) -> Figure:
+    """Figure (e): outlier and the three levels of the low end (Riemannian) vs t.
+
+    ``traj`` is a :class:`dmft.spectrum.SpectrumTrajectory`: the N = inf hard edge (drawn
+    where it exists), and when ``traj.N`` is set the tail start at size N (expected count
+    of bulk eigenvalues below it = 1) and the median of the finite-N lowest eigenvalue with
+    its 16-84 % range; bands are the group jackknife errors (+-1 s.e.) when ``traj.errors``
+    holds them. ``t_bbp`` (e.g. ``traj.t_bbp()``, T2) is marked when given and finite.
     """
-    fig, ax = plt.subplots(figsize=(5, 3.6), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), constrained_layout=True)
+    err = traj.errors.get
     ok = np.array([s != "absent" for s in traj.status])
-    ax.plot(traj.t, traj.left_edge, "k-", label="left edge / tail start")
-    ax.plot(traj.t[ok], traj.lam_out[ok], "o-", color="C3", ms=3, label="BBP outlier")
+    if np.isfinite(traj.hard_edge).any():
+        _band(ax, traj.t, traj.hard_edge, err("hard_edge"), "k", "hard edge (N = inf)")
+    if traj.N is not None:
+        _band(ax, traj.t, traj.tail_start, err("tail_start"), "C0",
+              f"tail start (count 1 at N = {traj.N})", "--")
+        _band(ax, traj.t, traj.lowest_median, err("lowest_median"), "C2",
+              f"lowest eigenvalue, median (N = {traj.N})", ":")
+        ax.fill_between(traj.t, traj.lowest_q16, traj.lowest_q84, color="C2", alpha=0.1, lw=0,
+                        label="lowest: 16-84 %")
+    lam = np.where(ok, traj.lam_out, np.nan)
+    e_out = err("lam_out")
+    ax.errorbar(traj.t, lam, yerr=None if e_out is None else np.where(ok, e_out, np.nan),
+                fmt="o-", color="C3", ms=3, label="BBP outlier")
     if t_bbp is not None and np.isfinite(t_bbp):
         ax.axvline(t_bbp, color="C3", ls=":", label=f"t_BBP = {t_bbp:.2f}")
     ax.axhline(0, color="0.6", lw=0.8)
     ax.set_xlabel("t")
     ax.set_ylabel("Riemannian eigenvalue")
     ax.set_title(f"alpha = {alpha:g}")
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, fontsize=7)
     return fig
 
 

@@ -16,7 +16,19 @@ piecewise-linear densities, or atoms: :mod:`dmft._spectral_laws`) and its basic 
 (expectations, principal-value branch); its spectral methods are short entries into
 :mod:`dmft._bulk` (density, edges: H3, H4), :mod:`dmft._outlier` (signal measure nu_e, BBP
 outlier: H5-H7) and :mod:`dmft._finite_n` (finite-N picture: H8). Along a DMFT solution:
-:func:`spectrum_along`; curves ready to draw: :func:`spectrum_curves`.
+:func:`spectrum_along` (with delete-one-group jackknife errors over the population groups);
+curves ready to draw: :func:`spectrum_curves`. Sample laws are histograms (``estimator=
+"bins"``) or smooth kernel estimates (``"kde"``, :mod:`dmft._smooth_law`).
+
+Edges (one definition each, the same in the records, ``dmft spectrum`` and the figures)
+------------------------------------------------------------------------------------------
+- hard edge (``hard_edge``): the N = inf left end of the support of rho (H4); none (NaN)
+  where z is unbounded below (``kind="tail"``) or a sample law ends at its lowest sample
+  (``"sample_end"``);
+- tail start at size N (``tail_start``): the level below which the expected number of bulk
+  eigenvalues, ``N int rho``, is 1;
+- finite-N lowest eigenvalue (``lowest_q16``, ``lowest_median``, ``lowest_q84``,
+  ``lam_low``): Poisson states with that mean plus the outlier (H8).
 
 Measured (section 5 of THEORY.md) - see :data:`SECTION5_NOTES`.
 """
@@ -31,6 +43,7 @@ import numpy as np
 
 from dmft import _checks
 from dmft._bulk import DensityResult, Edge, EdgeKind, left_edge, right_edge, stieltjes
+from dmft._curves import RESOLVE_SAMPLES, SpectrumCurves, resolved_mask, spectrum_curves
 from dmft._finite_n import FiniteNPicture, finite_n
 from dmft._outlier import (
     Outlier,
@@ -42,6 +55,7 @@ from dmft._outlier import (
     signal_measure,
 )
 from dmft._quadrature_law import NormalisedLaw
+from dmft._smooth_law import kde_law
 from dmft._spectral_laws import AtomLaw, DensityLaw, GaussianLaw, dynamic_signal_weights
 from dmft.losses import PHASE_RETRIEVAL, Loss, get_loss
 
@@ -83,6 +97,7 @@ SECTION5_NOTES = """Measurements (issue 4; single finite-N GD runs, N = 800, m0 
 """
 
 __all__ = [
+    "RESOLVE_SAMPLES",
     "DensityResult",
     "Edge",
     "EdgeKind",
@@ -95,11 +110,15 @@ __all__ = [
     "SpectrumCurves",
     "SpectrumTrajectory",
     "WeightLaw",
+    "jackknife_se",
+    "n_groups",
+    "resolved_mask",
     "spectrum_along",
     "spectrum_curves",
 ]
 
 LawKind = Literal["gaussian", "normalised", "samples", "atoms"]
+Estimator = Literal["bins", "kde"]
 
 
 @dataclass(frozen=True)
@@ -172,11 +191,20 @@ class WeightLaw:
 
     @classmethod
     def from_samples(cls, z, g, alpha: float, mu: float, m: float = 0.0,
-                     n_bins: int | None = None, t: float = math.nan) -> WeightLaw:
+                     n_bins: int | None = None, t: float = math.nan,
+                     estimator: Estimator = "bins") -> WeightLaw:
         """Law from samples ``z_i = f'(h_i)``, ``g_i`` (equal weights).
 
         With at most 32 distinct z values the law is kept as atoms (exact), otherwise it is
-        represented by piecewise-linear densities (Monte Carlo + binning error)."""
+        represented by piecewise-linear densities: ``estimator="bins"`` a histogram on
+        ``n_bins`` equal-count bins (plus asinh bins in the tails), ``"kde"`` a smooth kernel
+        estimate with a cross-validated bandwidth (:mod:`dmft._smooth_law`; ``n_bins``
+        unused, refused)."""
+        if estimator not in ("bins", "kde"):
+            raise ValueError(f"estimator must be 'bins' or 'kde', got {estimator!r}")
+        if estimator == "kde" and n_bins is not None:
+            raise ValueError("n_bins is for estimator='bins'; the kde bandwidth is chosen "
+                             "by cross validation")
         z = _checks.finite_array("z", z, ndim=1)
         g = _checks.finite_array("g", g, ndim=1)
         if z.shape != g.shape:
@@ -189,12 +217,19 @@ class WeightLaw:
                        backend=AtomLaw.from_samples(z, g * g))
         if z.size < 100:
             raise ValueError(f"need at least 100 samples for a continuous law, got {z.size}")
-        return cls(alpha=alpha, mu=mu, m=m, kind="samples", t=t,
-                   backend=DensityLaw.from_samples(z, g * g, n_bins))
+        backend = (kde_law(z, g * g)[0] if estimator == "kde"
+                   else DensityLaw.from_samples(z, g * g, n_bins))
+        return cls(alpha=alpha, mu=mu, m=m, kind="samples", t=t, backend=backend)
 
     @classmethod
-    def from_solution(cls, sol: Any, t: float, n_bins: int | None = None) -> WeightLaw:
+    def from_solution(cls, sol: Any, t: float, n_bins: int | None = None,
+                      drop_group: int | None = None,
+                      estimator: Estimator = "bins") -> WeightLaw:
         """Law at time t from a DMFT Solution (H2): the sample time nearest to t is used.
+
+        ``drop_group``: leave out that population group (``sol.metadata["n_groups"]`` equal
+        consecutive blocks of the samples; m and mu then from the other groups' curves when
+        the solution keeps them): the replicate of a delete-one-group jackknife.
 
         ``z = loss.fp(h_samples[k], y)``, ``g = (h_star - m h)/sqrt(1 - m^2)`` rescaled to
         ``E g^2 = 1`` (H2', :func:`dmft._spectral_laws.dynamic_signal_weights`) with
@@ -216,8 +251,9 @@ class WeightLaw:
                              "of the solution")
         k = int(np.argmin(np.abs(ts - t)))
         tk = float(ts[k])
-        m = float(np.interp(tk, sol.t, sol.m))
-        mu = float(np.interp(tk, sol.t, sol.mu))
+        keep = _group_keep(sol, drop_group)
+        m = float(np.interp(tk, sol.t, _curve(sol, "m", drop_group)))
+        mu = float(np.interp(tk, sol.t, _curve(sol, "mu", drop_group)))
         loss: Loss = get_loss(getattr(sol, "loss", PHASE_RETRIEVAL))
         noise = getattr(sol, "metadata", {}).get("noise", 0.0)
         if tk == 0.0 and noise == 0.0 and abs(m) < 1:
@@ -225,11 +261,12 @@ class WeightLaw:
                 return cls.gaussian(sol.alpha, m, n_quad=256)
             if loss.a is not None:
                 return cls.normalised(sol.alpha, loss.a, m)
-        h = np.asarray(sol.h_samples[k], float)
-        hs = np.asarray(sol.h_star, float)
-        z = loss.fp(h, np.asarray(sol.y, float))
+        h = np.asarray(sol.h_samples[k], float)[keep]
+        hs = np.asarray(sol.h_star, float)[keep]
+        z = loss.fp(h, np.asarray(sol.y, float)[keep])
         g = dynamic_signal_weights(h, hs, m)  # H2': unit E g^2 (issue 13)
-        return cls.from_samples(z, g, sol.alpha, mu, m, n_bins=n_bins, t=tk)
+        return cls.from_samples(z, g, sol.alpha, mu, m, n_bins=n_bins, t=tk,
+                                estimator=estimator)
 
     def at_alpha(self, alpha: float) -> WeightLaw:
         """The same t = 0 law (``gaussian`` or ``normalised``) at another alpha; ``mu``, which
@@ -299,11 +336,11 @@ class WeightLaw:
         """``nu_e(lam) = -Im G_ee(lam + i0)/pi``, ``G_ee = 1/S`` (H5); integrates to 1."""
         return signal_measure(self, _checks.finite_array("lams", lams))
 
-    def left_edge(self, N: int | None = None) -> Edge | FiniteNPicture:
-        """Left edge (H4) where z is bounded below; otherwise (z unbounded below) the
-        finite-N picture (H8) when ``N`` is given, else an Edge of kind ``tail``."""
-        edge = left_edge(self)
-        return self.finite_n(N) if edge.kind == "tail" and N is not None else edge
+    def hard_edge(self) -> Edge:
+        """N = inf left hard edge (H4, :class:`Edge`): NaN where there is none (z unbounded
+        below: ``tail``; a sample law ending at its lowest sample: ``sample_end``). The
+        finite-N levels (tail start, lowest eigenvalue) are in :meth:`finite_n`."""
+        return left_edge(self)
 
     def right_edge(self) -> Edge:
         """Right edge (H4 recipe on the s > 0 branch continued from 0+)."""
@@ -317,22 +354,79 @@ class WeightLaw:
         """BBP outlier (H6, H7): location, squared overlap with w*, width and status."""
         return outlier(self)
 
-    def finite_n(self, N: int, k_low: int = 3, n_grid: int = 4000) -> FiniteNPicture:
-        """Finite-N picture of the low end (H8): expected lowest ``k_low`` eigenvalues,
-        probability that the outlier is the lowest, expected overlap^2 of the lowest."""
+    def finite_n(self, N: int, k_low: int = 3, local_overlap: bool = True) -> FiniteNPicture:
+        """Finite-N picture of the low end (H8, :mod:`dmft._finite_n`): expected lowest
+        ``k_low`` eigenvalues, quantiles of the lowest, the tail start at size N (expected
+        count of bulk eigenvalues below it = 1), probability that the outlier is the lowest,
+        expected overlap^2 of the lowest (``local_overlap``: also its local-ratio estimate,
+        NaN otherwise)."""
         N = _checks.integer("N", N, 2)
-        return finite_n(self, N, _checks.integer("k_low", k_low, 1), n_grid)
+        return finite_n(self, N, _checks.integer("k_low", k_low, 1), local_overlap)
+
+
+# ---------------------------------------------------------------------- groups
+def n_groups(sol: Any) -> int:
+    """Number of population groups of a DMFT solution (1 when it records none)."""
+    return int(getattr(sol, "metadata", {}).get("n_groups", 1) or 1)
+
+
+def _group_keep(sol: Any, drop: int | None) -> slice | np.ndarray:
+    """Sample indices without group ``drop`` (groups: equal consecutive blocks)."""
+    if drop is None:
+        return slice(None)
+    G, S = n_groups(sol), np.asarray(sol.h_star).size
+    if not 0 <= drop < G or G < 2:
+        raise ValueError(f"drop_group={drop} needs 0 <= drop_group < n_groups = {G} (>= 2)")
+    idx = np.arange(S)
+    return idx[(idx * G) // S != drop]
+
+
+def _curve(sol: Any, name: str, drop: int | None) -> np.ndarray:
+    """``sol.<name>`` on ``sol.t``, or the mean of the other groups' curves when a group is
+    dropped and the solution keeps per-group curves."""
+    groups = getattr(sol, f"{name}_groups", None)
+    if drop is None or groups is None:
+        return np.asarray(getattr(sol, name), float)
+    g = np.asarray(groups, float)
+    return np.delete(g, drop, axis=0).mean(axis=0)
+
+
+def jackknife_se(full: float, replicates: np.ndarray) -> float:
+    """Delete-one-group jackknife standard error ``sqrt((G-1)/G sum (x_j - mean x)^2)``;
+    NaN when a replicate is NaN while ``full`` is not (the quantity is not stable)."""
+    x = np.asarray(replicates, float)
+    if not math.isfinite(full):
+        return math.nan
+    if x.size < 2 or not np.all(np.isfinite(x)):
+        return math.nan
+    G = x.size
+    return float(math.sqrt((G - 1) / G * np.sum((x - x.mean()) ** 2)))
 
 
 # ---------------------------------------------------------------------- trajectory
+ERROR_FIELDS = ("hard_edge", "tail_start", "lowest_median", "lam_out", "overlap2", "width")
+
+
 @dataclass(frozen=True)
 class SpectrumTrajectory:
-    """Spectrum along a DMFT trajectory, one entry per requested time (H2-H6, T2).
+    """Spectrum along a DMFT trajectory, one entry per requested time (H2-H8, T2).
 
     ``t``, ``mu``, ``m``: time (the sample time used), multiplier and overlap; ``lam_out``,
     ``overlap2``, ``width``, ``status``, ``margin``: the outlier (:class:`Outlier`);
-    ``left_edge``, ``left_kind``, ``right_edge``: edges (:class:`Edge`, Riemannian);
-    ``z_min``, ``frac_z_negative``: lower end of the law of z and ``P(z < 0)``.
+    ``right_edge``; ``z_min``, ``frac_z_negative``: lower end of the law of z and
+    ``P(z < 0)``. The three levels of the low end (Riemannian; THEORY H4, H8):
+
+    - ``hard_edge``, ``hard_edge_kind``: the N = inf left end of the bulk's support
+      (:meth:`WeightLaw.hard_edge`; NaN for an unbounded tail or a sample law ending at
+      its lowest sample);
+    - ``tail_start``: at size ``N``, the level below which the expected number of bulk
+      eigenvalues is 1 (:class:`FiniteNPicture`);
+    - ``lowest_q16``, ``lowest_median``, ``lowest_q84``: quantiles of the finite-N lowest
+      eigenvalue (H8 picture at size ``N``).
+
+    The size-N fields are NaN when ``N`` is None. ``errors``: delete-one-group jackknife
+    standard errors of :data:`ERROR_FIELDS` (0 for the exact t = 0 law; empty unless
+    asked for).
     """
 
     t: np.ndarray
@@ -342,12 +436,23 @@ class SpectrumTrajectory:
     overlap2: np.ndarray
     width: np.ndarray
     status: list[OutlierStatus]
-    left_edge: np.ndarray
-    left_kind: list[EdgeKind]
+    hard_edge: np.ndarray
+    hard_edge_kind: list[EdgeKind]
     right_edge: np.ndarray
     z_min: np.ndarray
     frac_z_negative: np.ndarray
     margin: np.ndarray
+    N: int | None = None
+    tail_start: np.ndarray | None = None
+    lowest_q16: np.ndarray | None = None
+    lowest_median: np.ndarray | None = None
+    lowest_q84: np.ndarray | None = None
+    errors: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def left_edge(self) -> np.ndarray:
+        """The hard edge, under the name :mod:`dmft.bbp` reads (``BBPTime.left_edge``)."""
+        return self.hard_edge
 
     def t_bbp(self) -> float:
         """First time at which the outlier merges with the bulk (T2), NaN if it never does.
@@ -369,64 +474,67 @@ class SpectrumTrajectory:
         return float(self.t[k - 1] + frac * (self.t[k] - self.t[k - 1]))
 
 
-def spectrum_along(solution: Any, times, n_bins: int | None = None) -> SpectrumTrajectory:
-    """Outlier, edges and weight-law summaries along a DMFT solution at ``times``."""
+def _levels(law: WeightLaw, N: int | None) -> tuple[dict[str, float], Outlier, Edge]:
+    """The quantities of :data:`ERROR_FIELDS` (and the quantiles) of one law, with its
+    outlier and hard edge."""
+    edge = law.hard_edge()
+    fn = law.finite_n(N, k_low=1, local_overlap=False) if N is not None else None
+    out = fn.outlier if fn is not None else law.outlier()
+    row = {"hard_edge": edge.lam, "lam_out": out.lam, "overlap2": out.overlap2,
+           "width": out.width, "tail_start": math.nan, "lowest_q16": math.nan,
+           "lowest_median": math.nan, "lowest_q84": math.nan}
+    if fn is not None:
+        q16, q50, q84 = fn.lowest_quantiles
+        row.update(tail_start=fn.tail_start, lowest_q16=q16, lowest_median=q50, lowest_q84=q84)
+    return row, out, edge
+
+
+def spectrum_along(solution: Any, times, n_bins: int | None = None, N: int | None = None,
+                   group_errors: bool = False,
+                   estimator: Estimator = "bins") -> SpectrumTrajectory:
+    """Outlier, edges and weight-law summaries along a DMFT solution at ``times``.
+
+    ``N``: size for the tail start and the lowest-eigenvalue quantiles (H8); ``group_errors``:
+    delete-one-group jackknife errors (``n_groups`` more laws per time); ``estimator``: of
+    the sample laws (:meth:`WeightLaw.from_samples`)."""
     times = _checks.finite_array("times", times, ndim=1)
-    laws = [WeightLaw.from_solution(solution, float(t), n_bins=n_bins) for t in times]
-    outs = [law.outlier() for law in laws]
-    lefts = [law.left_edge() for law in laws]
+    if N is not None:
+        N = _checks.integer("N", N, 2)
+    laws = [WeightLaw.from_solution(solution, float(t), n_bins=n_bins, estimator=estimator)
+            for t in times]
+    rows, outs, edges = zip(*(_levels(law, N) for law in laws), strict=True)
     column = lambda values: np.array(list(values), float)  # noqa: E731
+    errors: dict[str, np.ndarray] = {}
+    if group_errors:
+        errors = _group_errors(solution, times, laws, rows, N, {"n_bins": n_bins,
+                                                                 "estimator": estimator})
+    pick = (lambda k: column(r[k] for r in rows)) if N is not None else (lambda k: None)  # noqa: E731
     return SpectrumTrajectory(
         t=column(law.t for law in laws), mu=column(law.mu for law in laws),
         m=column(law.m for law in laws), lam_out=column(o.lam for o in outs),
         overlap2=column(o.overlap2 for o in outs), width=column(o.width for o in outs),
-        status=[o.status for o in outs], left_edge=column(e.lam for e in lefts),
-        left_kind=[e.kind for e in lefts],
+        status=[o.status for o in outs], hard_edge=column(e.lam for e in edges),
+        hard_edge_kind=[e.kind for e in edges],
         right_edge=column(law.right_edge().lam for law in laws),
         z_min=column(law.z_min for law in laws),
         frac_z_negative=column(float(np.ravel(law.cdf(np.array([0.0])))[0]) for law in laws),
-        margin=column(o.margin for o in outs),
-    )
+        margin=column(o.margin for o in outs), N=N, tail_start=pick("tail_start"),
+        lowest_q16=pick("lowest_q16"), lowest_median=pick("lowest_median"),
+        lowest_q84=pick("lowest_q84"), errors=errors)
 
 
-# ---------------------------------------------------------------------- curves to draw
-@dataclass(frozen=True)
-class SpectrumCurves:
-    """What :func:`dmft.plotting.plot_spectrum` draws for one weight law (H3-H6).
-
-    ``lam``: grid of Riemannian eigenvalues; ``density``: bulk rho (H3); ``nu_e``: signal
-    measure (H5); ``left_edge``, ``right_edge``: :class:`Edge` (H4); ``outlier``:
-    :class:`Outlier` (H6); ``alpha``, ``m``, ``t``: the law's parameters, for titles.
-    """
-
-    lam: np.ndarray
-    density: np.ndarray
-    nu_e: np.ndarray
-    left_edge: Edge
-    right_edge: Edge
-    outlier: Outlier
-    alpha: float
-    m: float
-    t: float
-
-
-def _support_grid(law: WeightLaw, out: Outlier, n: int = 300) -> np.ndarray:
-    """A grid covering where the density or nu_e exceed 1e-5, and the outlier."""
-    scale = abs(law.mu) + 10.0 * law.alpha + 1.0
-    coarse = np.linspace(-4 * scale, 4 * scale, 241)
-    keep = (law.density(coarse).rho > 1e-5) | (law.signal_measure(coarse).nu_e > 1e-5)
-    lo, hi = coarse[keep].min(), coarse[keep].max()
-    if np.isfinite(out.lam):
-        lo = min(lo, out.lam - 1.0)
-    return np.linspace(lo, hi, n)
-
-
-def spectrum_curves(law: WeightLaw, lams=None) -> SpectrumCurves:
-    """Density, signal measure, edges and outlier of ``law`` on ``lams`` (default: 300
-    points over where rho or nu_e exceed 1e-5, and the outlier), ready to draw."""
-    out = law.outlier()
-    lams = _support_grid(law, out) if lams is None else _checks.finite_array("lams", lams)
-    return SpectrumCurves(lam=lams, density=law.density(lams).rho,
-                          nu_e=law.signal_measure(lams).nu_e, left_edge=law.left_edge(),
-                          right_edge=law.right_edge(), outlier=out, alpha=law.alpha, m=law.m,
-                          t=law.t)
+def _group_errors(sol: Any, times: np.ndarray, laws: list[WeightLaw], rows, N: int | None,
+                  law_options: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Jackknife errors of :data:`ERROR_FIELDS` at each time (0 for exact t = 0 laws)."""
+    G = n_groups(sol)
+    if G < 2:
+        raise ValueError("group_errors needs a solution with n_groups >= 2")
+    errs = {k: np.zeros(times.size) for k in ERROR_FIELDS}
+    for i, (t, law, full) in enumerate(zip(times, laws, rows, strict=True)):
+        if law.kind in ("gaussian", "normalised"):
+            continue  # exact quadrature: no Monte Carlo error
+        reps = [_levels(WeightLaw.from_solution(sol, float(t), drop_group=j, **law_options),
+                        N)[0] for j in range(G)]
+        for k in ERROR_FIELDS:
+            errs[k][i] = jackknife_se(full[k], np.array([r[k] for r in reps]))
+    return errs

@@ -124,7 +124,7 @@ def test_dense_outlier_edge_overlap_alpha6(law001):
     """alpha = 6 (outlier isolated): lowest D-eigenvalue = outlier, second = edge."""
     N, n_sets, alpha = 400, 4, 6.0
     law = WeightLaw.normalised(alpha, A_PAPER)  # the public constructor (exact quadrature)
-    out, edge = law.outlier(), law.left_edge()
+    out, edge = law.outlier(), law.hard_edge()
     assert out.status == "exists" and edge.kind == "hard"
     x_out, x_edge = out.lam + law.mu, edge.lam + law.mu
     ev, ov, mu = run_dense(alpha, N, n_sets)
@@ -147,7 +147,7 @@ def test_dense_density_binned_chi2(law001):
     N, n_sets, alpha = 400, 3, 4.0
     law = weight_law(law001, alpha)
     ev, _, _ = run_dense(alpha, N, n_sets)
-    x_edge = law.left_edge().lam + law.mu
+    x_edge = law.hard_edge().lam + law.mu
     edges = np.concatenate([[x_edge - 2.0], np.quantile(ev, np.linspace(0.02, 0.9, 16))])
     grid = np.linspace(edges[0], edges[-1], 800)
     rho = law.density(grid - law.mu).rho
@@ -186,7 +186,7 @@ def test_dense_overlap_curve_against_issue_table(law001):
         assert abs(mo - ov_issue) <= 3 * math.hypot(seo, err_issue)  # same experiment
         if out.status != "exists":
             continue
-        x_edge = law.left_edge().lam + law.mu
+        x_edge = law.hard_edge().lam + law.mu
         if x_edge - (out.lam + law.mu) > 3 * edge_scale(law, x_edge, N):
             assert abs(mo - out.overlap2) <= 3 * seo + 5 / N, (alpha, mo, seo, out.overlap2)
 

@@ -22,7 +22,7 @@ LAYERS: dict[str, int] = {
     "solver": 1, "_kernels": 1, "_farfield": 1, "_march": 1, "solution": 1,
     "simulate": 1, "hessian": 1, "problem": 1, "simulation_result": 1,
     "spectrum": 1, "_spectral_laws": 1, "_bulk": 1, "_outlier": 1, "_finite_n": 1,
-    "_quadrature_law": 1,
+    "_quadrature_law": 1, "_curves": 1, "_smooth_law": 1,
     # theory
     "thresholds": 2, "growth": 2, "bbp": 2,
     # validation: the only modules besides the top that run finite-N experiments
@@ -34,7 +34,7 @@ GROUPS = {"solver": "dmft", "_kernels": "dmft", "_farfield": "dmft", "_march": "
           "solution": "dmft",
           "simulate": "gd", "hessian": "gd", "problem": "gd", "simulation_result": "gd",
           "spectrum": "rmt", "_spectral_laws": "rmt", "_bulk": "rmt", "_outlier": "rmt",
-          "_finite_n": "rmt", "_quadrature_law": "rmt"}
+          "_finite_n": "rmt", "_curves": "rmt", "_smooth_law": "rmt", "_quadrature_law": "rmt"}
 MAX_LINES = 600
 
 # Modules allowed past MAX_LINES without a "long:" reason in their docstring (none).

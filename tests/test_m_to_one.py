@@ -50,7 +50,7 @@ def _check(N: int, t: float, seeds: int, n_samples: int) -> None:
     sol = solve(ALPHA, M0, t, dt=ETA, n_samples=n_samples, seed=3, sample_times=[t])
     law = WeightLaw.from_solution(sol, t)
     assert law.m > 0.999  # recovered: the regime of the question
-    out, edge = law.outlier(), law.left_edge()
+    out, edge = law.outlier(), law.hard_edge()
     assert edge.kind == "hard"
     rows = _finite_n(N, t, seeds)
     lam1 = np.array([lam[0] for lam, _ in rows])

@@ -45,7 +45,7 @@ def test_marchenko_pastur_exact(alpha):
     r = law.density(x)
     assert np.max(np.abs(r.rho - _mp(alpha, x))) < 1e-8
     assert np.max(r.residual) < 1e-9
-    le, re_ = law.left_edge(), law.right_edge()
+    le, re_ = law.hard_edge(), law.right_edge()
     assert le.kind == "hard" and abs(le.lam - lm) < 1e-8
     assert re_.kind == "hard" and abs(re_.lam - lp) < 1e-8
     # g independent of z: nu_e equals the MP density (H5 with S = 1/s)
@@ -168,7 +168,7 @@ def test_bounded_law_outlier_exists():
     z = np.where(np.arange(S) < S // 5, -1.0, 1.0)
     g = np.where(z < 0, 2.0, 0.5)
     law = WeightLaw.from_samples(z, g, 3.0, mu=0.0)
-    le = law.left_edge()
+    le = law.hard_edge()
     assert isinstance(le, Edge) and le.kind == "hard"
     out = law.outlier()
     assert out.status == "exists"
@@ -246,7 +246,7 @@ def test_cli_spectrum_json(capsys):
 
     assert main(["spectrum", "--alpha", "8", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    for key in ("lam_out", "overlap2", "width", "left_edge", "right_edge", "mu", "status"):
+    for key in ("lam_out", "overlap2", "width", "hard_edge", "right_edge", "mu", "status"):
         assert key in out
     assert out["status"] == "resonance" and out["mu"] == pytest.approx(16.0)
     assert main(["spectrum", "--alpha", "-1"]) == 2
@@ -318,4 +318,25 @@ def test_spectrum_curves_cover_both_measures():
     assert c.outlier.status == "resonance" and c.lam[0] <= c.outlier.lam <= c.lam[-1]
     assert abs(np.trapezoid(c.density, c.lam) - 1) < 0.02
     assert abs(np.trapezoid(c.nu_e, c.lam) - 1) < 0.02
-    assert c.left_edge.kind == "tail" and (c.alpha, c.m) == (6.0, 0.0)
+    assert c.hard_edge.kind == "tail" and (c.alpha, c.m) == (6.0, 0.0)
+
+
+def test_cli_spectrum_levels_are_the_library_levels(capsys):
+    """`dmft spectrum --N` reports the same three levels as the library (one definition):
+    no hard edge for the unbounded t = 0 tail (the PV turning point, inside the bulk, is
+    only ``pv_turn``), the tail start and the lowest-eigenvalue quantiles of
+    :meth:`WeightLaw.finite_n`; the tail start lies below the PV turning point and the
+    density there is that of the far tail (count 1 of N = 300: rho < 10 / N)."""
+    import json
+
+    from dmft.cli import main
+
+    assert main(["spectrum", "--alpha", "6", "--N", "300", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["hard_edge"] is None and out["hard_edge_kind"] == "tail"
+    fn = WeightLaw.gaussian(6.0).finite_n(300)
+    assert out["tail_start"] == pytest.approx(fn.tail_start, rel=1e-9)
+    q = out["lowest_quantiles"]
+    assert [q["q16"], q["median"], q["q84"]] == pytest.approx(list(fn.lowest_quantiles))
+    assert out["tail_start"] < out["pv_turn"]
+    assert WeightLaw.gaussian(6.0).density(np.array([out["tail_start"]])).rho[0] < 10 / 300

@@ -54,9 +54,9 @@ def test_hard_edge_and_outlier_tracked_in_time(trajectory):
     the edge plus three finite-N edge scales ((1.5 sqrt(0.05) / (rho N))^(2/3), square-root
     edge), the overlap^2 within 3 s.e. + 5/N."""
     sol, tr, loss = trajectory
-    assert tr.left_kind == ["hard", "hard"] and tr.status == ["exists", "exists"]
-    assert np.all(tr.z_min >= -1.0) and np.all(tr.lam_out < tr.left_edge)
-    assert tr.left_edge[1] > tr.left_edge[0] + 10  # the edge moves: mu(t) drops from ~200
+    assert tr.hard_edge_kind == ["hard", "hard"] and tr.status == ["exists", "exists"]
+    assert np.all(tr.z_min >= -1.0) and np.all(tr.lam_out < tr.hard_edge)
+    assert tr.hard_edge[1] > tr.hard_edge[0] + 10  # the edge moves: mu(t) drops from ~200
     rng = np.random.default_rng(7)
     N, n_sets = 300, 5
     for k, t in enumerate(TIMES[1:], start=1):
@@ -64,9 +64,9 @@ def test_hard_edge_and_outlier_tracked_in_time(trajectory):
         rows = np.array([dense_low(z, g, N, rng) for _ in range(n_sets)])
         mean = rows.mean(axis=0)
         se = rows.std(axis=0, ddof=1) / math.sqrt(n_sets)
-        x_out, x_edge = tr.lam_out[k] + tr.mu[k], tr.left_edge[k] + tr.mu[k]
+        x_out, x_edge = tr.lam_out[k] + tr.mu[k], tr.hard_edge[k] + tr.mu[k]
         law = WeightLaw.from_solution(sol, t)
-        rho = law.density(np.array([tr.left_edge[k] + 0.05])).rho[0]
+        rho = law.density(np.array([tr.hard_edge[k] + 0.05])).rho[0]
         d = (1.5 * math.sqrt(0.05) / (rho * N)) ** (2 / 3)
         assert abs(mean[0] - x_out) <= 3 * se[0] + 10 * (1 + abs(x_out)) / N, (t, mean, x_out)
         assert abs(mean[1] - x_edge) <= 3 * se[1] + 3 * d, (t, mean, x_edge, d)
