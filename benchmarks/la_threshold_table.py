@@ -46,7 +46,7 @@ def convergence_table(a: float = 0.01, alpha: float = 6.0) -> None:
     print("n_nodes  lam_out              overlap2             lam_edge")
     for n in (60, 120, 240, 480):
         law = weight_law(NormalisedLaw(a, n_nodes=n, per_decade=4), alpha)
-        o, e = law.outlier(), law.left_edge()
+        o, e = law.outlier(), law.hard_edge()
         print(f"{n:<8d} {o.lam:<20.14f} {o.overlap2:<20.16f} {e.lam:<20.14f}")
     lams = np.array([-190.0, 0.0, 500.0])
     print("per_decade n_v   rho(-190)            rho(0)               rho(500)        time[s]")
@@ -83,7 +83,7 @@ def dense_table(a: float = 0.01, N: int = 800, n_sets: int = 6) -> None:
           "          mu_law  mu_N")
     for alpha in (2.0, 2.6, 3.2, 4.0, 6.0):
         law = weight_law(be, alpha)
-        o, e = law.outlier(), law.left_edge()
+        o, e = law.outlier(), law.hard_edge()
         rows = []
         for k in range(n_sets):
             rng = np.random.default_rng(1000 + k)

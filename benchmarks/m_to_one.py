@@ -70,7 +70,7 @@ def extrapolate(Ns, means) -> float:
 
 
 def law_cols(law: WeightLaw) -> str:
-    o, le = law.outlier(), law.left_edge()
+    o, le = law.outlier(), law.hard_edge()
     lam = f"{o.lam:7.3f}" if o.status != "absent" else "   none"
     return f"edge {le.lam:6.3f} ({le.kind:4s}) outlier {lam} [{o.status}]"
 

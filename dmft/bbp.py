@@ -177,7 +177,7 @@ def t_bbp(alpha: float, t_max: float = 3.0, dt: float = 0.02, n_samples: int = 8
     after = base.t > tb if math.isfinite(tb) else np.zeros(base.t.size, bool)
     return BBPTime(alpha=alpha, t_bbp=tb, error=err if math.isfinite(err) else math.nan,
                    variants=variants, t=base.t, margin=base.margin, lam_out=base.lam_out,
-                   left_edge=base.left_edge, returns=bool(np.any(base.margin[after] > 0)),
+                   left_edge=base.hard_edge, returns=bool(np.any(base.margin[after] > 0)),
                    params={"dt": dt, "m0": m0, "seed": seed, **common})
 
 

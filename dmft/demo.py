@@ -237,7 +237,7 @@ def _phase_trajectory(out: Path, size: dict, summary: dict) -> None:
     t_max = size["t_max"]
     sol = solve(ALPHA_DEMO, 1e-10, t_max, dt=0.02, n_samples=size["S"],
                 sample_times=np.linspace(0, t_max, size["n_times"]), progress=size["progress"])
-    traj = spectrum_along(sol, sol.sample_times)
+    traj = spectrum_along(sol, sol.sample_times, N=size["N"], group_errors=True)
     fig = plotting.plot_outlier_along(traj, ALPHA_DEMO, traj.t_bbp())
     fig.savefig(out / "outlier_along.png", dpi=120)
     summary["t_bbp"] = traj.t_bbp()
@@ -272,10 +272,10 @@ def _la_t0(out: Path, size: dict, summary: dict) -> None:
     # quick: coarser exact quadrature (measured at alpha = 6: outlier to 4e-8, 20x faster)
     law = WeightLaw.normalised(ALPHA_LA[-1], size["a"],
                                **({"n_nodes": 60, "n_v": 100} if size["quick"] else {}))
-    o, edge = law.outlier(), law.left_edge()
+    o, edge = law.outlier(), law.hard_edge()
     summary["t0"] = {"alpha": ALPHA_LA[-1], "mu": law.mu, "lam_out": o.lam,
                      "overlap2": o.overlap2, "margin": o.margin, "status": o.status,
-                     "left_edge": edge.lam, "left_kind": edge.kind}
+                     "hard_edge": edge.lam, "hard_edge_kind": edge.kind}
     size["law_t0"] = law
 
 
@@ -386,8 +386,8 @@ def format_summary(summary: dict, out: str | Path) -> str:
         f"  DMFT vs N = {summary['N']} from m0 = {summary['m0']:g}: m(t_end) = "
         f"{summary['m_final']['dmft']:.3f} vs {summary['m_final']['finite_n']:.3f}; worst |z| "
         + ", ".join(f"{k} {v:.1f}" for k, v in summary["validation_worst_z"].items()),
-        "  Hessian (H8 of the DMFT law vs Lanczos; z against sqrt(se^2 + allowance^2), "
-        "allowance = finite-N shift from N/2), worst |z| (largest allowance): "
+        "  Hessian (H8 of the DMFT law vs Lanczos; z against sqrt(se_law^2 + se_N^2 + "
+        "allowance^2), allowance = finite-N shift from N/2), worst |z| (largest allowance): "
         + ", ".join(f"{k} {v:.1f} ({summary['validation_hessian_allowance'].get(k, 0.0):.2g})"
                     for k, v in summary["validation_hessian_worst_z"].items()),
     ]
@@ -410,11 +410,11 @@ def _format_la(s: dict, out: str | Path) -> str:
         f"{b['lam']:.4f})",
         f"  t = 0, alpha = {t0['alpha']:g} (exact law): outlier {t0['status']} at lam = "
         f"{t0['lam_out']:.3f} (overlap^2 {t0['overlap2']:.3f}, BBP margin {t0['margin']:.3g}), "
-        f"{t0['left_kind']} left edge {t0['left_edge']:.3f}, mu(0) = {t0['mu']:.3f}",
+        f"hard edge {t0['hard_edge']:.3f} ({t0['hard_edge_kind']}), mu(0) = {t0['mu']:.3f}",
         f"    dense Hessians, N = {fn['N']}, {fn['datasets']} datasets (mean +- s.e.): "
         f"lam_1 + mu_N = {_pm(fn['lam1_plus_mu'])} vs lam_out + mu(0) = "
         f"{t0['lam_out'] + t0['mu']:.3f} (z = {fn['z_lam1']:.2f}); lam_2 + mu_N = "
-        f"{_pm(fn['lam2_plus_mu'])} vs edge {t0['left_edge'] + t0['mu']:.3f}; overlap^2 "
+        f"{_pm(fn['lam2_plus_mu'])} vs edge {t0['hard_edge'] + t0['mu']:.3f}; overlap^2 "
         f"{_pm(fn['overlap2_1'])} vs {t0['overlap2']:.3f}; mu_N = {_pm(fn['mu'], 1)}",
     ]
     for alpha, r in s["trajectories"].items():

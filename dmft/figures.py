@@ -138,7 +138,7 @@ def figure_ce(quick: bool = False, alpha: float = 6.0):
     report = validate(alpha, N, m0=0.3, t_max=t_max, eta=0.02, seeds=4, n_samples=S)
     sol = solve(alpha, 1e-10, t_max, dt=0.02, n_samples=S,
                 sample_times=np.linspace(0, t_max, 31))
-    traj = spectrum_along(sol, sol.sample_times)
+    traj = spectrum_along(sol, sol.sample_times, N=N, group_errors=True)
     return plotting.plot_validation(report), plotting.plot_outlier_along(traj, alpha,
                                                                            traj.t_bbp())
 
@@ -224,10 +224,10 @@ def success_curves_la(a: float = A_PAPER) -> list:
 
 
 def _window(law, out, eigs=None) -> tuple[float, float]:
-    """Eigenvalue window of an l_a panel: from below the outlier and the left edge to the
-    finite-N median eigenvalue (else mu): the bottom of a spectrum whose upper tail reaches
-    ~1/a."""
-    lo = min(law.left_edge().lam, out.lam if np.isfinite(out.lam) else np.inf)
+    """Eigenvalue window of an l_a panel: from below the outlier and the hard edge (THEORY
+    H4') to the finite-N median eigenvalue (else mu): the bottom of a spectrum whose upper
+    tail reaches ~1/a."""
+    lo = min(law.hard_edge().lam, out.lam if np.isfinite(out.lam) else np.inf)
     hi = float(np.median(eigs)) if eigs is not None else lo + abs(law.mu) + 1.0
     pad = 0.05 * (hi - lo)
     return lo - pad, hi
@@ -248,8 +248,8 @@ def _draw_density(ax, curves, eigs=None, legend: bool = True) -> None:
                 label="finite N, shifted by mu_N - mu")
     ax.plot(curves.lam, curves.density, color="C0", label="bulk density (H3)")
     ax.plot(curves.lam, curves.nu_e, color="C3", label="signal measure nu_e (H5)")
-    ax.axvline(curves.left_edge.lam, color="k", ls="--", lw=0.8,
-               label=f"left edge ({curves.left_edge.kind})")
+    ax.axvline(curves.hard_edge.lam, color="k", ls="--", lw=0.8,
+               label=f"hard edge ({curves.hard_edge.kind})")
     if curves.outlier.status != "absent":
         ax.axvline(curves.outlier.lam, color="C3", ls=":",
                    label=f"BBP {curves.outlier.status}: overlap^2 = {curves.outlier.overlap2:.2f}")
@@ -277,7 +277,7 @@ def figure_spectrum_la(law, eigs=None):
 
     from dmft.spectrum import spectrum_curves
 
-    out, edge = law.outlier(), law.left_edge()
+    out, edge = law.outlier(), law.hard_edge()
     lo, hi = _window(law, out, eigs)
     gap = abs(edge.lam - out.lam) if np.isfinite(out.lam) else 0.02 * (hi - lo)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
@@ -293,7 +293,7 @@ def figure_spectrum_la(law, eigs=None):
 
 
 def figure_margin_along(trajs: dict):
-    """BBP margin ``max S_PV`` (H6) and the outlier's distance to the left edge along DMFT
+    """BBP margin ``max S_PV`` (H6) and the outlier's distance to the hard edge (H4') along DMFT
     trajectories (``alpha -> SpectrumTrajectory``), t_BBP (T2) marked."""
     import matplotlib.pyplot as plt
 
@@ -302,7 +302,7 @@ def figure_margin_along(trajs: dict):
         tb = tr.t_bbp()
         ax.plot(tr.t, tr.margin, "o-", ms=2, color=f"C{i}", label=f"alpha = {alpha:g}")
         ok = np.array([s != "absent" for s in tr.status])
-        bx.semilogy(tr.t[ok], tr.left_edge[ok] - tr.lam_out[ok], "o", ms=2, color=f"C{i}",
+        bx.semilogy(tr.t[ok], tr.hard_edge[ok] - tr.lam_out[ok], "o", ms=2, color=f"C{i}",
                     label=f"alpha = {alpha:g}")
         for x in (ax, bx):
             if np.isfinite(tb):

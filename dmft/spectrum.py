@@ -449,11 +449,6 @@ class SpectrumTrajectory:
     lowest_q84: np.ndarray | None = None
     errors: dict[str, np.ndarray] = field(default_factory=dict)
 
-    @property
-    def left_edge(self) -> np.ndarray:
-        """The hard edge, under the name :mod:`dmft.bbp` reads (``BBPTime.left_edge``)."""
-        return self.hard_edge
-
     def t_bbp(self) -> float:
         """First time at which the outlier merges with the bulk (T2), NaN if it never does.
 

@@ -33,11 +33,12 @@ def test_thresholds_a_json_brackets_the_outlier_flip(capsys):
 
 def test_spectrum_a_t0_json_outlier_below_hard_edge(capsys):
     out = run_json(capsys, ["spectrum", "--a", str(A), "--alpha", "6", "--t", "0", "--json"])
-    assert out["a"] == A and out["status"] == "exists" and out["left_edge_kind"] == "hard"
-    assert out["lam_out"] < out["left_edge"]
+    assert out["a"] == A and out["status"] == "exists" and out["hard_edge_kind"] == "hard"
+    assert out["lam_out"] < out["hard_edge"]
     # the plain loss at the same alpha has no hard edge (H4: tail): --a was not ignored
     plain = run_json(capsys, ["spectrum", "--alpha", "6", "--json"])
-    assert plain["left_edge_kind"] == "tail" and plain["status"] != "exists"
+    assert plain["hard_edge_kind"] == "tail" and plain["hard_edge"] is None
+    assert plain["status"] != "exists"
 
 
 @pytest.mark.parametrize("argv", [

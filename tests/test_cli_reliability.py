@@ -231,8 +231,7 @@ def test_suspicious_solution_accepted_with_warning(capsys, tmp_path, saved, over
 # --- rows 7, 8: spectrum options honoured or refused ----------------------------------------
 
 
-@pytest.mark.parametrize("extra, why", [(["--N", "500"], "t = 0 only"),
-                                        (["--alpha", "6"], "alpha is the solution's own"),
+@pytest.mark.parametrize("extra, why", [(["--alpha", "6"], "alpha is the solution's own"),
                                         (["--t", "0.1"], "--times"),
                                         (["--m", "0.5"], "solution's own")])
 def test_spectrum_solution_refuses_options_it_cannot_use(capsys, saved, extra, why):
@@ -259,7 +258,8 @@ def test_spectrum_N_printed_in_text_mode(capsys, monkeypatch):
     def finite_n(self, N):
         seen.append(N)
         return SimpleNamespace(lam_low=np.array([-21.5, -9.25]), p_outlier_lowest=0.625,
-                               overlap2_lowest=0.375)
+                               overlap2_lowest=0.375, tail_start=-18.5,
+                               lowest_quantiles=np.array([-21.5, -21.4, -21.4]))
 
     monkeypatch.setattr(WeightLaw, "finite_n", finite_n)
     assert cli.main(["spectrum", "--alpha", "6", "--N", "500"]) == 0
