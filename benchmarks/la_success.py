@@ -16,7 +16,8 @@ predicted alpha_50(N):
 Run (defaults = the shipped data; about 30 min on one free core)::
 
     python benchmarks/la_success.py --curve 250 20 2.0,2.25,2.5,2.75,3.0,3.5 \
-        --curve 500 20 2.5,3.0,3.5,4.0 --curve 1000 10 3.25,3.5,3.75
+        --curve 500 20 2.5,3.0,3.5,4.0 --curve 1000 10 3.25,3.5,3.75 \
+        --curve 2000 10 3.25,3.5,3.75,4.0  # N = 2000: another ~30 min
 
 ``--curve N T_MAX ALPHAS`` may be repeated; ``--no-dmft`` reads the predictor from the JSON
 file instead of solving. One process

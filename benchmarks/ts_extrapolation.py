@@ -45,7 +45,7 @@ from dmft.solver import solve
 from dmft.spectrum import WeightLaw
 
 
-def _margins(sol, k: int, n_groups: int) -> np.ndarray:
+def _margins(sol, k: int, n_groups: int, estimator: str = "bins") -> np.ndarray:
     """BBP margin at sample time index k (m = 0: g = h*) of the pooled law of all paths
     (entry 0) and of the pooled laws leaving out one sub-population (entries 1..G, for
     the jackknife). Pooled, because a sample law's margin is biased upward at small sample
@@ -63,7 +63,7 @@ def _margins(sol, k: int, n_groups: int) -> np.ndarray:
         keep = group != g
         mu = float(np.mean(np.delete(sol.mu_groups[:, i], g) if g >= 0 else sol.mu_groups[:, i]))
         law = WeightLaw.from_samples(z[keep], hs[keep] / np.sqrt(np.mean(hs[keep] ** 2)),
-                                     sol.alpha, mu, 0.0, t=tk)
+                                     sol.alpha, mu, 0.0, t=tk, estimator=estimator)
         out[g + 1] = law.outlier().margin
     return out
 
@@ -95,6 +95,28 @@ def run(args) -> None:
     print(f"alpha={args.alpha:g}: {seconds:.0f} s, saved {out}")
 
 
+def remargin(args) -> None:
+    """Margins again from the saved samples with another law estimator (``--estimator
+    kde``: the smooth estimate of :mod:`dmft._smooth_law`), at the times ``>= --t-from``
+    every ``--stride``-th one; written next to the input as ``ts_<estimator>_alpha*.npz``."""
+    from types import SimpleNamespace
+
+    for path in sorted(Path(args.out).glob("ts_alpha*.npz")):
+        arrays, meta = _io.load_npz(path, "ts_margin")
+        t_all = np.concatenate([[0.0], arrays["t"]])
+        sol = SimpleNamespace(loss="phase_retrieval", h_samples=arrays["h_samples"],
+                              h_star=arrays["h_star"], y=arrays["y"], sample_times=t_all,
+                              t=arrays["t_solver"], mu_groups=arrays["mu_groups"],
+                              alpha=meta["alpha"])
+        ks = [k for k in range(1, t_all.size) if t_all[k] >= args.t_from][::args.stride]
+        margins = np.array([_margins(sol, k, meta["n_groups"], args.estimator) for k in ks])
+        out = path.with_name(path.name.replace("ts_", f"ts_{args.estimator}_"))
+        _io.save_npz(out, "ts_margin", {"t": t_all[ks], "margin": margins[:, 0],
+                                        "margin_loo": margins[:, 1:]},
+                     {**meta, "estimator": args.estimator})
+        print(f"alpha={meta['alpha']:g}: {len(ks)} times, saved {out}", flush=True)
+
+
 def _fit_power(t, y, err) -> tuple[float, float, float, float]:
     """margin_inf, its error, gamma, chi2/dof of ``y = c + b t^-gamma`` (gamma profiled);
     NaNs with fewer than five times."""
@@ -114,9 +136,9 @@ def _fit_power(t, y, err) -> tuple[float, float, float, float]:
     return c0, c0_err * math.sqrt(max(1.0, chi2 / dof)), gamma, chi2 / dof
 
 
-def _load(folder: Path) -> list[dict]:
+def _load(folder: Path, prefix: str = "ts_") -> list[dict]:
     rows = []
-    for path in sorted(folder.glob("ts_alpha*.npz")):
+    for path in sorted(folder.glob(f"{prefix}alpha*.npz")):
         arrays, meta = _io.load_npz(path, "ts_margin")
         rows.append({**arrays, **meta})
     return sorted(rows, key=lambda r: r["alpha"])
@@ -129,7 +151,7 @@ def _root(alphas, y, err) -> tuple[float, float]:
 
 
 def fit(args) -> None:
-    rows = _load(Path(args.out))
+    rows = _load(Path(args.out), "ts_" if args.estimator == "bins" else f"ts_{args.estimator}_")
     if not rows:
         raise SystemExit(f"no ts_alpha*.npz in {args.out}: run the 'run' part first")
     table = []
@@ -202,13 +224,18 @@ def main() -> None:
                    help="response paths (default 2000: every path costs ~10x at S = 2e4)")
     r.add_argument("--every", type=float, default=1.0)
     r.add_argument("--seed", type=int, default=0)
+    g = sub.add_parser("remargin")
+    g.add_argument("--estimator", default="kde")
+    g.add_argument("--t-from", type=float, default=10.0)
+    g.add_argument("--stride", type=int, default=2)
     f = sub.add_parser("fit")
+    f.add_argument("--estimator", default="bins", help="margins of 'remargin' (e.g. kde)")
     f.add_argument("--t-fit", type=float, default=10.0)
     f.add_argument("--plot", default="")
-    for q in (r, f):
+    for q in (r, f, g):
         q.add_argument("--out", default="ts_runs")
     args = p.parse_args()
-    (run if args.part == "run" else fit)(args)
+    {"run": run, "fit": fit, "remargin": remargin}[args.part](args)
 
 
 if __name__ == "__main__":

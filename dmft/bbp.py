@@ -80,8 +80,9 @@ class BBPTime:
         (NaN if a variant has no merge).
     variants : dict
         ``t_bbp`` of every run: ``base``, ``dt/2``, ``seed+1``, ``m0=<m0_check>``, ``4S``.
-    t, margin, lam_out, left_edge : arrays
-        The base run's spectrum times, BBP margin, outlier and left edge (Riemannian).
+    t, margin, lam_out, hard_edge : arrays
+        The base run's spectrum times, BBP margin, outlier and hard edge (H4', NaN
+        without one; Riemannian).
     returns : bool
         Whether the margin turns positive again after t_bbp within t_max (the outlier
         flickers around the edge: t_bbp is then the *first* merge and noise-limited).
@@ -96,7 +97,7 @@ class BBPTime:
     t: np.ndarray
     margin: np.ndarray
     lam_out: np.ndarray
-    left_edge: np.ndarray
+    hard_edge: np.ndarray
     returns: bool
     params: dict = field(default_factory=dict)
 
@@ -177,7 +178,7 @@ def t_bbp(alpha: float, t_max: float = 3.0, dt: float = 0.02, n_samples: int = 8
     after = base.t > tb if math.isfinite(tb) else np.zeros(base.t.size, bool)
     return BBPTime(alpha=alpha, t_bbp=tb, error=err if math.isfinite(err) else math.nan,
                    variants=variants, t=base.t, margin=base.margin, lam_out=base.lam_out,
-                   left_edge=base.hard_edge, returns=bool(np.any(base.margin[after] > 0)),
+                   hard_edge=base.hard_edge, returns=bool(np.any(base.margin[after] > 0)),
                    params={"dt": dt, "m0": m0, "seed": seed, **common})
 
 

@@ -86,7 +86,7 @@ def test_demo_default_is_la_and_its_t0_outlier_matches_finite_n(tmp_path, capsys
         mean, se = fn[key]
         assert abs(mean - theory) < allowance * se, (key, mean, se, theory)
     mean, se = fn["lam1_plus_mu"]
-    assert abs(mean - (t0["left_edge"] + t0["mu"])) > allowance * se
+    assert abs(mean - (t0["hard_edge"] + t0["mu"])) > allowance * se
     for name in ("spectrum_t0.png", "margin_along.png", "validation.png", "success.png",
                  "phase_diagram.png"):
         assert (tmp_path / name).stat().st_size > 0
