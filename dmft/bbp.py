@@ -62,9 +62,25 @@ __all__ = ["t_bbp", "BBPTime", "alpha_bbp_ts", "ThresholdStates", "reference_bbp
 _M0 = 1e-10
 
 
+class _RunLoss:
+    """The loss and step of the DMFT runs behind a record, read from its ``params``."""
+
+    params: dict
+
+    @property
+    def a(self) -> float | None:
+        """Normalisation of l_a (E4a); None for the plain loss (E4)."""
+        return self.params.get("a")
+
+    @property
+    def scheme(self) -> str:
+        """Step of the DMFT runs (``"explicit"`` or ``"prox"``)."""
+        return self.params.get("scheme", "explicit")
+
+
 # ---------------------------------------------------------------------------- T2
 @dataclass
-class BBPTime:
+class BBPTime(_RunLoss):
     """t_BBP(alpha) (T2) with its refinements.
 
     Attributes
@@ -100,16 +116,6 @@ class BBPTime:
     hard_edge: np.ndarray
     returns: bool
     params: dict = field(default_factory=dict)
-
-    @property
-    def a(self) -> float | None:
-        """Normalisation of l_a (E4a); None for the plain loss (E4)."""
-        return self.params.get("a")
-
-    @property
-    def scheme(self) -> str:
-        """Step of the DMFT runs (``"explicit"`` or ``"prox"``)."""
-        return self.params.get("scheme", "explicit")
 
     @property
     def m0_shift(self) -> float:
@@ -189,7 +195,7 @@ def _first_merge(traj) -> float:
 
 # ---------------------------------------------------------------------------- T3
 @dataclass
-class ThresholdStates:
+class ThresholdStates(_RunLoss):
     """alpha_BBP_TS (T3): late-time order parameters vs alpha and their zero crossings.
 
     Attributes
@@ -224,16 +230,6 @@ class ThresholdStates:
     error: float
     method: str
     params: dict = field(default_factory=dict)
-
-    @property
-    def a(self) -> float | None:
-        """Normalisation of l_a (E4a); None for the plain loss (E4)."""
-        return self.params.get("a")
-
-    @property
-    def scheme(self) -> str:
-        """Step of the DMFT runs (``"explicit"`` or ``"prox"``)."""
-        return self.params.get("scheme", "explicit")
 
 
 def _ts_point(alpha: float, t_max: float, dt: float, n_samples: int, seed: int,
