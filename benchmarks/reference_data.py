@@ -69,6 +69,10 @@ LA: dict[float, dict] = {
     # alpha_BBP_TS only (--part ts), coarse: 2000 paths
     0.1: {"scheme": "prox", "dt": 0.02, "n_samples": 2000, "t_max": 10.0,
           "ts_alphas": (2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0), "margin_sys": 0.11},
+    # a = 3 (issue 12: a fourth a for the (a, alpha) plane), coarse: 2000 paths; time runs
+    # ~a times slower than at a = 1, hence dt = 0.04 and t_max = 20; margin_sys borrowed
+    3.0: {"scheme": "explicit", "dt": 0.04, "n_samples": 2000, "t_max": 20.0,
+          "ts_alphas": (3.0, 4.0, 5.0, 6.0, 7.0, 8.0), "margin_sys": 0.1},
     # a = 10: l_a ~ l/a, so time runs ~a times slower: dt = 0.1 (0.1 fails at alpha = 8,
     # t = 31) and t_max = 50
     10.0: {"scheme": "explicit", "dt": 0.1, "n_samples": 2000, "t_max": 50.0,
