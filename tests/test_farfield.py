@@ -23,7 +23,7 @@ def _smooth_inputs(T: int, S: int, seed: int, rough: bool = False):
     with iid multipliers (full rank), and heavy-tailed ``FP``; the far field built from it."""
     rng = np.random.default_rng(seed)
     j, k = np.arange(T)[:, None], np.arange(T)[None, :]
-    lag = (k - j) * DT
+    lag = np.maximum(k - j, 0) * DT
     RT = np.exp(-0.8 * lag) * (1.0 + 0.3 * np.sin(0.05 * j) * np.cos(0.02 * k)) / (1 + lag)
     if rough:
         RT = RT * rng.uniform(0.5, 1.5, (T, T))
