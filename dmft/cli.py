@@ -200,6 +200,9 @@ def _solve_arguments(p: argparse.ArgumentParser) -> None:
                    help="independent sub-populations for standard errors, or 'auto' "
                    "(default: 8, i.e. 7 degrees of freedom, when each gets >= 1000 paths, "
                    "else 4; groups of a few hundred paths can blow up from kernel noise)")
+    p.add_argument("--response-tol", type=float, default=1e-10,
+                   help="relative accuracy of the low-rank far field of R in the response "
+                   "kernel (default 1e-10; 0: the exact dense kernel)")
     p.add_argument("--sample-times", type=float, nargs="+", default=None,
                    help="times at which to keep the effective-process samples, for "
                    "`dmft spectrum --solution --times` (default: 0, t_max/2, t_max)")
@@ -225,6 +228,7 @@ def _solve_handler(args: argparse.Namespace) -> int:
         seed=args.seed, loss=loss, noise=args.noise, n_response=args.n_response,
         scheme=args.scheme,
         n_groups=args.n_groups, sample_times=args.sample_times, progress=not args.no_progress,
+        response_tol=args.response_tol,
     )
     out = str(sol.save(args.out)) if args.out else None
     if sol.status == "interrupted":

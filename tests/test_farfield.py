@@ -102,3 +102,23 @@ def test_solver_with_far_field_matches_dense_solver():
     for name in ("m", "e", "mu"):
         diff = np.abs(getattr(far, name) - getattr(dense, name)).max()
         assert diff < 1e-3 * getattr(dense, f"{name}_sem")[1:].max(), name
+
+
+def test_cli_passes_response_tol_and_groups(tmp_path, capsys):
+    """dmft solve --response-tol / --n-groups reach the solver (recorded in the file's
+    metadata) and bad values are one error line with exit code 2."""
+    from dmft import cli
+    from dmft.solution import Solution
+
+    out = tmp_path / "s.npz"
+    argv = ["solve", "--alpha", "3", "--m0", "0.3", "--t-max", "0.1", "--n-samples", "400",
+            "--no-progress", "--out", str(out)]
+    assert cli.main([*argv, "--response-tol", "0", "--n-groups", "2"]) == 0
+    meta = Solution.load(out).metadata
+    assert meta["response_tol"] == 0.0 and meta["n_groups"] == 2
+    for bad in (["--response-tol", "-1"], ["--n-groups", "many"]):
+        with pytest.raises(SystemExit) as exc:
+            code = cli.main([*argv, *bad])
+            raise SystemExit(code)
+        assert exc.value.code == 2
+        assert capsys.readouterr().err.count("error:") == 1
