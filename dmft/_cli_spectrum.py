@@ -48,8 +48,8 @@ def _thresholds_arguments(p: argparse.ArgumentParser) -> None:
 
 def _shipped_ts(a: float | None) -> dict:
     """alpha_BBP_TS of the shipped file for ``a``, or null with the reason (never absent)."""
+    from dmft._data import reference_a_values
     from dmft.bbp import reference_bbp
-    from dmft.growth import reference_a_values
 
     try:
         ref = reference_bbp(a=a)

@@ -52,8 +52,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dmft import _checks
-from dmft.growth import Scheme, _loss_a, loss_for, shipped_path
+from dmft import _checks, _data
+from dmft.growth import Scheme, _loss_a, loss_for
 from dmft.solver import solve
 from dmft.sweeps import sweep
 
@@ -399,11 +399,10 @@ def reference_bbp(path: str | Path | None = None, a: float | None = None) -> dic
         ``path`` holds another loss than ``a``.
     """
     a = _loss_a(a, "explicit")  # checked; inf -> None (the plain loss)
-    path = shipped_path("bbp_times", ".json", a) if path is None else Path(path)
+    path = _data.shipped_path("bbp_times", ".json", a) if path is None else Path(path)
     d = json.loads(Path(path).read_text())
     d.setdefault("a", None)  # files before l_a: the plain loss, explicit steps
     d.setdefault("scheme", "explicit")
-    if a is not None and (d["a"] is None or not math.isclose(d["a"], a, rel_tol=1e-12)):
-        raise ValueError(f"{path} holds the values of a = {d['a']}, not a = {a:g}")
+    _data.check_file_a(path, d["a"], a, "values")
     d["t_bbp"] = {float(x): v for x, v in d["t_bbp"].items()}
     return d

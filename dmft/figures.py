@@ -39,8 +39,6 @@ from pathlib import Path
 
 import numpy as np
 
-from dmft import bbp as _bbp
-
 REGIME_ALPHAS = (2.5, 6.0, 14.0)  # below alpha_BBP_init, informative, above alpha_BBP_TS
 
 
@@ -168,6 +166,8 @@ def make_figures(out: str | Path = "dmft-figures", quick: bool = False,
     import matplotlib.pyplot as plt
     from tqdm.auto import tqdm
 
+    from dmft.bbp import reference_bbp
+
     matplotlib.use("Agg")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -178,7 +178,7 @@ def make_figures(out: str | Path = "dmft-figures", quick: bool = False,
              (f"b_densities_{la}", lambda: figure_b_la(A_PAPER, quick)),
              ("phase_diagram_alpha_a", lambda: figure_phase_diagram(quick))]
     try:
-        bbp_la = _bbp.reference_bbp(a=A_PAPER)
+        bbp_la = reference_bbp(a=A_PAPER)
         steps.append((f"a_phase_diagram_{la}", lambda: figure_a_la(A_PAPER, bbp_la)))
     except FileNotFoundError:
         print(f"figures: a_phase_diagram_{la} left out: no shipped data/bbp_times_{la}.json",
@@ -413,14 +413,14 @@ def bbp_init_curve(a_values, progress: bool = False) -> tuple[np.ndarray, np.nda
 def _shipped_ts(candidates) -> tuple[dict[float, tuple[float, float]], list[float]]:
     """alpha_BBP_TS(a) for every a of ``candidates`` or with a shipped
     ``data/bbp_times_la<a>.json``, and the a without one (printed as a note)."""
-    from dmft._data import data_dir
+    from dmft._data import reference_a_values
+    from dmft.bbp import reference_bbp
 
-    shipped = {float(p.stem.removeprefix("bbp_times_la"))
-               for p in data_dir().glob("bbp_times_la*.json")}
+    shipped = set(reference_a_values("bbp_times", ".json"))
     found, missing = {}, []
     for a in sorted(set(candidates) | shipped):
         try:
-            found[a] = tuple(_bbp.reference_bbp(a=a)["alpha_bbp_ts"])
+            found[a] = tuple(reference_bbp(a=a)["alpha_bbp_ts"])
         except FileNotFoundError:
             missing.append(a)
     if missing:
@@ -486,9 +486,10 @@ def figure_a_la(a: float = A_PAPER, bbp: dict | None = None):
     """
     import matplotlib.pyplot as plt
 
+    from dmft.bbp import reference_bbp
     from dmft.thresholds import alpha_bbp_init
 
-    bbp = _bbp.reference_bbp(a=a) if bbp is None else bbp
+    bbp = reference_bbp(a=a) if bbp is None else bbp
     init = alpha_bbp_init(a=a).alpha
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
     al = np.array(sorted(bbp["t_bbp"]), float)

@@ -60,7 +60,7 @@ from dmft.sweeps import sweep
 
 __all__ = ["GrowthFactor", "growth_factor", "AlgorithmicThreshold", "alpha_alg",
            "invert_growth", "log_G_horizon", "threshold_at_horizon", "predicted_success",
-           "C_MEDIAN", "reference_growth", "write_reference_growth", "reference_a_values"]
+           "C_MEDIAN", "reference_growth", "write_reference_growth"]
 
 _M0_TANGENT = 1e-10
 
@@ -81,46 +81,6 @@ def loss_for(a: float | None, scheme: str = "explicit") -> str | Loss:
             raise ValueError("scheme='prox' is for the normalised loss l_a: give a > 0")
         return "phase_retrieval"
     return get_loss("phase_retrieval", a=a)
-
-
-def per_a_file(stem: str, suffix: str, a: float | None) -> str:
-    """File name of a shipped reference for ``a``: ``<stem><suffix>`` for the plain loss,
-    ``<stem>_la<a:g><suffix>`` for l_a (``data/README.md``)."""
-    return f"{stem}{suffix}" if a is None else f"{stem}_la{float(a):g}{suffix}"
-
-
-def reference_a_values(stem: str, suffix: str) -> list[float]:
-    """The values of a for which ``data/<stem>_la<a><suffix>`` is shipped, sorted."""
-    found = []
-    for p in _data.data_dir().glob(f"{stem}_la*{suffix}"):
-        try:
-            found.append(float(p.name[len(stem) + 3:-len(suffix)]))
-        except ValueError:
-            continue
-    return sorted(found)
-
-
-def shipped_path(stem: str, suffix: str, a: float | None) -> Path:
-    """Path of the shipped reference for ``a`` (None: the plain loss).
-
-    Raises
-    ------
-    FileNotFoundError
-        If none is shipped for this a; the message names the a values that are.
-    """
-    if a is None:
-        return _data.data_path(per_a_file(stem, suffix, None))
-    a = get_loss("phase_retrieval", a=a).a  # checked: a > 0, not NaN
-    if a is None:  # a = inf is the plain loss
-        return _data.data_path(per_a_file(stem, suffix, None))
-    path = _data.data_dir() / per_a_file(stem, suffix, a)
-    if not path.is_file():
-        have = ", ".join(f"{x:g}" for x in reference_a_values(stem, suffix)) or "none"
-        raise FileNotFoundError(
-            f"no shipped {stem}{suffix} for the normalised loss at a = {a:g} ({path.name}); "
-            f"shipped a values: {have} (or a=None for the plain loss). Compute it with "
-            f"benchmarks/reference_data.py --a {a:g}")
-    return path
 
 
 @dataclass
@@ -395,11 +355,10 @@ def reference_growth(path: str | Path | None = None,
     """
     a = _loss_a(a, "explicit")  # checked; inf -> None (the plain loss)
     if path is None:
-        path = shipped_path("growth_factor", ".npz", a)
+        path = _data.shipped_path("growth_factor", ".npz", a)
     arrays, meta = load_npz(path, kind="reference-growth")
     file_a, scheme = meta.get("a"), meta.get("scheme", "explicit")  # old files: plain loss
-    if a is not None and (file_a is None or not np.isclose(file_a, float(a), rtol=1e-12)):
-        raise ValueError(f"{path} holds the growth factors of a = {file_a}, not a = {a:g}")
+    _data.check_file_a(path, file_a, a, "growth factors")
     return [GrowthFactor(alpha=float(x), t=arrays["t"], G=arrays["G"][i],
                          G_sem=arrays["G_sem"][i], a=file_a, scheme=scheme)
             for i, x in enumerate(arrays["alphas"])]

@@ -124,7 +124,7 @@ def test_small_la_t_bbp_matches_shipped_reference():
 def test_reference_bbp_per_a_files():
     """Every shipped per-a file reads back with its own a; a missing a names the shipped
     ones; a file of another loss is refused."""
-    from dmft.growth import reference_a_values, shipped_path
+    from dmft._data import reference_a_values, shipped_path
 
     have = reference_a_values("bbp_times", ".json")
     assert {0.01, 1.0} <= set(have)

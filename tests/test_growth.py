@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from dmft import _data
 from dmft import growth as pd
 from dmft.solver import solve
 from dmft.success import SuccessCurve, implied_m_escape
@@ -195,7 +196,7 @@ def test_shipped_la_growth_is_the_small_m0_limit_of_the_non_linear_dmft(a, alpha
 
     r = {g.alpha: g for g in pd.reference_growth(a=a)}[alpha]
     assert r.a == a
-    _, meta = pd.load_npz(pd.shipped_path("growth_factor", ".npz", a))
+    _, meta = pd.load_npz(_data.shipped_path("growth_factor", ".npz", a))
     loss = get_loss("phase_retrieval", a=a)
     dev = []
     for m0 in (0.02, 0.01):
