@@ -25,10 +25,14 @@ The paper's normalised loss l_a (E4a) at a = 0.01, prox steps dt = eta = 0.01 (E
 - the (a, alpha) plane (:func:`figure_phase_diagram`): alpha_BBP_init(a) over
   a in [1e-3, 1e3] (disk-cached, :func:`bbp_init_curve`), alpha_BBP_TS(a) where shipped,
   the finite-N alpha_50(N) at a = 0.01, the plain loss's values as dashed lines;
-- (a) for l_a (:func:`figure_a_la`) from ``data/bbp_times_la0.01.json`` when shipped.
+- (a) for l_a (:func:`figure_a_la`, when ``data/bbp_times_la0.01.json`` is shipped): as
+  (a), from the shipped l_a growth factors at the horizon t = 10, with the predicted
+  alpha_alg(N) (m_escape = :data:`M_ESCAPE_LA`) against the measured alpha_50(N) of every
+  shipped ``data/success_la0.01_N*.npz``.
 
-The drawing of these l_a figures lives here, not in :mod:`dmft.plotting` (not this
-module's file); it computes nothing.
+The drawing of (b) for l_a and of the (a, alpha) plane lives here, not in
+:mod:`dmft.plotting`; (a) for l_a is drawn by :func:`dmft.plotting.plot_phase_diagram`.
+None of it computes anything.
 """
 
 from __future__ import annotations
@@ -475,50 +479,46 @@ def figure_phase_diagram(quick: bool = False, progress: bool = False):
     return fig
 
 
-def figure_a_la(a: float = A_PAPER, bbp: dict | None = None):
-    """Figure (a) for l_a: t_BBP(alpha) (T2, with errors) against alpha_BBP_init(a) (T1) and
-    alpha_BBP_TS(a) (T3, band: +- its uncertainty), and the finite-N alpha_50(N) of the
-    shipped success data against log10 N.
+T_LA = 10.0  # horizon of figure (a) for l_a: the end of the shipped G and of the N >= 1000 runs
+# escape overlap of the T4 criterion on l_a at a = 0.01, measured on the finite-N prox-GD runs
+# of N = 250-1000 (session 2): |m0| G_h >= M_ESCAPE_LA
+M_ESCAPE_LA = 0.7
+
+
+def figure_a_la(a: float = A_PAPER, bbp: dict | None = None, m_escape: float = M_ESCAPE_LA):
+    """Figure (a) for l_a, as :func:`figure_a` for the plain loss
+    (:func:`dmft.plotting.plot_phase_diagram`). Left: ``log max_{t <= T_LA} G(t)`` of the
+    shipped growth factors (:func:`dmft.growth.log_G_horizon`) with the levels
+    ``log(sqrt(N) m_escape / c)`` of the N of the shipped success data, alpha_BBP_init(a)
+    (T1), alpha_BBP_TS(a) (T3, band: +- its uncertainty) and t_BBP(alpha) (T2) on a twin
+    axis. Right: the predicted alpha_alg(N) (T4, :func:`dmft.growth.threshold_at_horizon`;
+    band: +-1 s.e.) against the measured alpha_50(N) at the same horizon of every shipped
+    ``data/success_la<a:g>_N*.npz`` (:func:`success_curves_la`).
 
     ``bbp``: a dict of the format of ``data/bbp_times.json``; default the shipped
-    ``data/bbp_times_la<a:g>.json`` (:func:`dmft.bbp.reference_bbp`,
-    FileNotFoundError if absent).
+    ``data/bbp_times_la<a:g>.json`` (:func:`dmft.bbp.reference_bbp`). ``m_escape``: the
+    escape overlap of T4 (default :data:`M_ESCAPE_LA`). FileNotFoundError if the growth
+    factors or BBP data of this a are not shipped.
     """
-    import matplotlib.pyplot as plt
-
+    from dmft import plotting
     from dmft.bbp import reference_bbp
+    from dmft.growth import reference_growth, threshold_at_horizon
     from dmft.thresholds import alpha_bbp_init
 
     bbp = reference_bbp(a=a) if bbp is None else bbp
-    init = alpha_bbp_init(a=a).alpha
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
-    al = np.array(sorted(bbp["t_bbp"]), float)
-    t = np.array([bbp["t_bbp"][x]["t"] for x in al], float)
-    err = np.array([bbp["t_bbp"][x]["error"] for x in al], float)
-    fin = np.isfinite(t)
-    ax.errorbar(al[fin], t[fin], yerr=np.nan_to_num(err[fin]), fmt="s-", color="C2",
-                capsize=2, label="t_BBP(alpha) (T2)")
-    top = 1.3 * t[fin].max() if fin.any() else 1.0
-    ax.plot(al[~fin], np.full((~fin).sum(), top), "^", color="C2",
-            label="outlier survives the run")
-    ts, ts_err = bbp["alpha_bbp_ts"]
-    for x in (ax, bx):
-        x.axvline(init, color="C3", ls=":", label=f"alpha_BBP_init = {init:.3f}")
-        if np.isfinite(ts):
-            x.axvspan(ts - ts_err, ts + ts_err, color="C4", alpha=0.15,
-                      label=f"alpha_BBP_TS = {ts:.2f} +- {ts_err:.2f}")
+    growths = reference_growth(a=a)
     curves = success_curves_la(a)
-    if curves:
-        horizon = min(c.t_max for c in curves)
-        fits = [c.fit_at(horizon) for c in curves]
-        bx.errorbar([f.alpha_50 for f in fits], np.log10([c.N for c in curves]),
-                    xerr=[f.alpha_50_err for f in fits], fmt="o-", color="C1",
-                    label=f"finite-N alpha_50(N) at t = {horizon:g}")
-    ax.set_xlabel("alpha")
-    ax.set_ylabel("t_BBP")
-    ax.set_title(f"l_a, a = {a:g}", fontsize=9)
-    bx.set_xlabel("alpha")
-    bx.set_ylabel("log10 N")
-    for x in (ax, bx):
-        x.legend(frameon=False, fontsize=7)
-    return fig
+    horizon = min([T_LA, float(growths[0].t[-1])] + [c.t_max for c in curves])
+    Ns = [c.N for c in curves] or [1e2, 1e3, 1e4]
+    thr = threshold_at_horizon(Ns, growths, horizon, m_escape=m_escape)
+    fits = [c.fit_at(horizon) for c in curves]
+    measured = (Ns, [f.alpha_50 for f in fits], [f.alpha_50_err for f in fits]) if curves \
+        else None
+    return plotting.plot_phase_diagram(
+        thr, alpha_bbp_init(a=a).alpha, t_bbp=bbp["t_bbp"],
+        alpha_ts=tuple(bbp["alpha_bbp_ts"]), horizon=horizon, measured=measured,
+        level_labels=True, legends_below=True,
+        title=f"l_a, a = {a:g} (prox GD, eta = dt = {DT_LA:g})",
+        predicted_label=f"predicted alpha_alg(N) (T4, band +-1 s.e.),\nm_escape = {m_escape:g}"
+                        + (" (measured at N = 250-1000)" if m_escape == M_ESCAPE_LA else ""),
+        measured_label=f"measured alpha_50(N) at t = {horizon:g} (GD)")

@@ -188,7 +188,12 @@ def plot_outlier_along(traj, alpha: float, t_bbp: float | None = None) -> Figure
 
 def plot_phase_diagram(threshold, alpha_bbp_init: float | None = None,
                        t_bbp: dict | None = None,
-                       alpha_ts: tuple[float, float] | None = None) -> Figure:
+                       alpha_ts: tuple[float, float] | None = None, *,
+                       horizon: float | None = None, measured: tuple | None = None,
+                       predicted_label: str = "alpha_alg(N) predicted",
+                       measured_label: str = "alpha_50(N) measured",
+                       level_labels: bool = False, legends_below: bool = False,
+                       title: str | None = None) -> Figure:
     """Figure (a): the alpha axis of the phase diagram (T1-T4).
 
     Left: ``log G_max(alpha)`` with the levels ``log(sqrt(N) m_escape / c)`` whose crossings
@@ -203,31 +208,81 @@ def plot_phase_diagram(threshold, alpha_bbp_init: float | None = None,
         ``alpha -> t`` or ``alpha -> {"t": t, "error": err}``; infinite t are drawn as
         arrows at the top of the axis.
     alpha_ts : (value, uncertainty), optional
+    horizon : float, optional
+        The ``t_max`` of ``log max_{t <= t_max} G`` (e.g. of
+        :func:`dmft.growth.threshold_at_horizon`), named in the labels.
+    measured : (N, alpha_50, alpha_50_err), optional
+        Finite-N 50 % points drawn as points with error bars on the right; the prediction
+        is then drawn as a line with its +-1 s.e. band instead of points.
+    predicted_label, measured_label : str
+        Legend entries of the two series on the right.
+    level_labels : bool
+        Name the levels in the legend and write ``N = ...`` at the lowest and the highest.
+    legends_below : bool
+        Legends under the axes (the left one with the twin axis' t_BBP) instead of inside.
+    title : str, optional
+        Figure title.
     """
     th = threshold
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
-    ax.errorbar(th.alphas, th.log_G_max, yerr=th.log_G_max_sem, fmt="o-", color="C0",
-                label="log G_max (DMFT, m0 -> 0+)")
-    for N in th.N:
-        ax.axhline(np.log(np.sqrt(N) * th.m_escape / th.c), color="0.7", lw=0.8)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.8) if legends_below else (10, 3.8),
+                                 constrained_layout=True)
+    _draw_growth_levels(ax, th, horizon, level_labels)
     for a in (ax, bx):
         if alpha_bbp_init is not None:
             a.axvline(alpha_bbp_init, color="C3", ls=":", label="alpha_BBP_init")
         if alpha_ts is not None and np.isfinite(alpha_ts[0]):
             a.axvspan(alpha_ts[0] - alpha_ts[1], alpha_ts[0] + alpha_ts[1], color="C4",
                       alpha=0.15, label=f"alpha_BBP_TS = {alpha_ts[0]:.1f} +- {alpha_ts[1]:.1f}")
-    if t_bbp:
-        _draw_t_bbp(ax.twinx(), t_bbp)
-    ax.set_xlabel("alpha")
-    ax.set_ylabel("log max_t G(t)")
-    ax.legend(frameon=False, loc="upper left", fontsize=8)
+    tx = ax.twinx() if t_bbp else None
+    if tx is not None:
+        _draw_t_bbp(tx, t_bbp)
+    if not legends_below:
+        ax.legend(frameon=False, loc="upper left", fontsize=8)
     ok = np.isfinite(th.alpha_alg)
-    bx.errorbar(th.alpha_alg[ok], np.log10(th.N[ok]), xerr=th.alpha_alg_err[ok], fmt="o-",
-                color="C1", label="alpha_alg(N) predicted")
+    logn = np.log10(th.N[ok])
+    if measured is None:
+        bx.errorbar(th.alpha_alg[ok], logn, xerr=th.alpha_alg_err[ok], fmt="o-", color="C1",
+                    label=predicted_label)
+    else:
+        bx.plot(th.alpha_alg[ok], logn, "-", color="C0", label=predicted_label)
+        bx.fill_betweenx(logn, th.alpha_alg[ok] - th.alpha_alg_err[ok],
+                         th.alpha_alg[ok] + th.alpha_alg_err[ok], color="C0", alpha=0.2, lw=0)
+        n_m, a_m, e_m = (np.asarray(x, float) for x in measured)
+        bx.errorbar(a_m, np.log10(n_m), xerr=e_m, fmt="o", color="C1", capsize=3,
+                    label=measured_label)
     bx.set_xlabel("alpha")
     bx.set_ylabel("log10 N")
-    bx.legend(frameon=False, fontsize=8)
+    if legends_below:
+        pairs = [x.get_legend_handles_labels() for x in (ax, tx) if x is not None]
+        for x, (h, lab) in ((ax, [sum(p, []) for p in zip(*pairs, strict=True)]),
+                            (bx, bx.get_legend_handles_labels())):
+            x.legend(h, lab, frameon=False, fontsize=7, loc="upper center",
+                     bbox_to_anchor=(0.5, -0.16), ncol=2)
+    else:
+        bx.legend(frameon=False, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig
+
+
+def _draw_growth_levels(ax, th, horizon: float | None, level_labels: bool) -> None:
+    """``log G_max(alpha)`` (with errors) and the levels ``log(sqrt(N) m_escape / c)``."""
+    t = "t" if horizon is None else f"(t <= {horizon:g})"
+    ax.errorbar(th.alphas, th.log_G_max, yerr=th.log_G_max_sem, fmt="o-", color="C0",
+                capsize=0 if horizon is None else 2,
+                label="log G_max (DMFT, m0 -> 0+)" if horizon is None
+                else f"log max_{t} G(t) (DMFT, m0 -> 0+)")
+    levels = np.log(np.sqrt(th.N) * th.m_escape / th.c)
+    for i, y in enumerate(levels):
+        ax.axhline(y, color="0.7", lw=0.8, label="log(sqrt(N) m_escape / c)"
+                   if level_labels and i == 0 else None)
+    if level_labels:
+        for k, va, dy in ((np.argmin(levels), "top", -1), (np.argmax(levels), "bottom", 1)):
+            ax.annotate(f"N = {th.N[k]:g}", (1.0, levels[k]), xycoords=("axes fraction", "data"),
+                        xytext=(-2, dy), textcoords="offset points", ha="right", va=va,
+                        fontsize=7, color="0.4")
+    ax.set_xlabel("alpha")
+    ax.set_ylabel(f"log max_{t} G(t)")
 
 
 def _draw_t_bbp(tx, t_bbp: dict) -> None:

@@ -39,21 +39,72 @@ def test_figures_refuse_a(tmp_path, capsys):
     assert "a = 0.01 only" in capsys.readouterr().err
 
 
-def test_la_figure_a_and_phase_diagram(tmp_path, capsys, monkeypatch):
-    """figure_a_la draws any file of the bbp_times format (here the plain loss's, until the
-    l_a one is shipped); figure_phase_diagram draws alpha_BBP_init(a) through the disk cache
-    and names the a without a shipped alpha_BBP_TS. The curve's points are checked against
-    an independent route: the BBP margin of the exact t = 0 law (H6) changes sign there."""
+def _series(ax, prefix: str):
+    """The data (x, y) of the legend entry of ``ax`` whose label starts with ``prefix``."""
+    handles, labels = ax.get_legend_handles_labels()
+    hits = [h for h, lab in zip(handles, labels, strict=True) if lab.startswith(prefix)]
+    assert len(hits) == 1, (prefix, labels)
+    line = hits[0].lines[0] if hasattr(hits[0], "lines") else hits[0]  # errorbar container
+    return (np.asarray(x, float) for x in line.get_data())
+
+
+def test_la_figure_a(tmp_path):
+    """Figure (a) for l_a against routes that bypass dmft.growth's inversion and the logistic
+    fit: on the left, log max_{t <= 10} G taken straight from the shipped G(t) and the
+    levels log(sqrt(N) m_escape / c) of the N named by the shipped success files; on the
+    right, the predicted alpha_alg(N) must sit where the piecewise-linear log G_max crosses
+    those levels, and each measured alpha_50(N) between the alphas where the raw success
+    rate at t = 10 first crosses 1/2."""
     import matplotlib
 
     matplotlib.use("Agg")
-    from dmft.figures import TS_AS, figure_a_la, figure_phase_diagram
+    from dmft.figures import M_ESCAPE_LA, figure_a_la
+    from dmft.growth import C_MEDIAN, reference_growth
+    from dmft.success import SuccessCurve
+
+    fig = figure_a_la(0.01)
+    fig.savefig(tmp_path / "a.png")
+    assert (tmp_path / "a.png").stat().st_size > 10_000 and "a = 0.01" in fig.texts[0].get_text()
+    ax = next(x for x in fig.axes if x.get_ylabel().startswith("log max"))
+    bx = next(x for x in fig.axes if x.get_ylabel() == "log10 N")
+    files = sorted(data_dir().glob("success_la0.01_N*.npz"))
+    Ns = np.array(sorted(int(re.search(r"_N(\d+)\.npz", p.name).group(1)) for p in files))
+    growths = reference_growth(a=0.01)
+    alphas = np.array([g.alpha for g in growths])
+    lg = np.array([np.log(g.G[g.t <= 10 + 1e-9].max()) for g in growths])
+    x, y = _series(ax, "log max_(t <= 10) G(t)")
+    np.testing.assert_allclose(x, alphas)
+    np.testing.assert_allclose(y, lg, rtol=1e-12)
+    levels = np.log(np.sqrt(Ns) * M_ESCAPE_LA / C_MEDIAN)
+    drawn = sorted(ln.get_ydata()[0] for ln in ax.lines if list(ln.get_xdata()) == [0, 1])
+    np.testing.assert_allclose(drawn, levels, rtol=1e-12)
+
+    a_pred, logn = _series(bx, "predicted alpha_alg(N)")
+    np.testing.assert_allclose(10 ** logn, Ns, rtol=1e-12)
+    np.testing.assert_allclose(np.interp(a_pred, alphas, lg), levels, rtol=1e-9)
+    assert any(f"m_escape = {M_ESCAPE_LA:g}" in lab for lab in bx.get_legend_handles_labels()[1])
+    a_meas, logn = _series(bx, "measured alpha_50(N) at t = 10")
+    np.testing.assert_allclose(10 ** logn, Ns, rtol=1e-12)
+    bars = next(c for c in bx.containers if c.get_label().startswith("measured"))
+    half = [abs(s[1][0] - s[0][0]) / 2 for s in bars.lines[2][0].get_segments()]
+    curves = sorted((SuccessCurve.load(p) for p in files), key=lambda c: c.N)
+    for c, a50, e in zip(curves, a_meas, half, strict=True):
+        r = np.mean(c.t_hit <= 10, axis=1)  # raw success rate of runs stopped at t = 10
+        k = np.flatnonzero((r[:-1] < 0.5) & (r[1:] >= 0.5))
+        assert k.size and c.alphas[k[0]] - 2 * e <= a50 <= c.alphas[k[0] + 1] + 2 * e, (c.N, r)
+
+
+def test_la_phase_diagram(tmp_path, capsys, monkeypatch):
+    """figure_phase_diagram draws alpha_BBP_init(a) through the disk cache and names the a
+    without a shipped alpha_BBP_TS. The curve's points are checked against an independent
+    route: the BBP margin of the exact t = 0 law (H6) changes sign there."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dmft.figures import TS_AS, figure_phase_diagram
     from dmft.thresholds import outlier_at
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    fig = figure_a_la(0.01, bbp=reference_bbp())
-    fig.savefig(tmp_path / "a.png")
-    assert len(fig.axes) == 2 and (tmp_path / "a.png").stat().st_size > 10_000
     fig = figure_phase_diagram(quick=True)
     fig.savefig(tmp_path / "pd.png")
     assert (tmp_path / "pd.png").stat().st_size > 10_000
