@@ -51,6 +51,8 @@ _GS_TILE = 512  # paths per tile of the fused Gram-Schmidt pass (a tile of Q sta
 # 1e-12), 40 for 501 steps at alpha = 12, m0 = 0; but 450 for 501 at alpha = 10, m0 = 0.1,
 # where the forces vanish with the loss and relative innovations stay large.
 _PIVOT_TOL = 1e-10
+# tangent mode: the odd part is rescaled to |m0| when |m| exceeds this many times |m0|
+_TANGENT_SPAN = 1e4
 
 
 def _qr_append(Q: np.ndarray, Rq: np.ndarray, r: int, n: int, v: np.ndarray) -> int:
@@ -129,8 +131,14 @@ def _advance_h_reference(self, n, f, K, nrm):
 class _March:
     """State of the forward march; ``step(n)`` completes time ``t_n`` and advances h."""
 
-    def __init__(self, alpha, m0, dt, n_steps, S, loss, noise, n_resp, rng, response_tol=0.0):
+    def __init__(self, alpha, m0, dt, n_steps, S, loss, noise, n_resp, rng, response_tol=0.0,
+                 tangent=False):
         self.alpha, self.dt, self.loss, self.rng = alpha, dt, loss, rng
+        # tangent mode: the odd part (m, pair differences) is rescaled back to |m0| whenever
+        # |m| passes _TANGENT_SPAN |m0|; true m = m * exp(log_scale) (:meth:`_rescale_odd`)
+        self.m_ref = abs(m0)
+        self.m_cap = _TANGENT_SPAN * self.m_ref if tangent else math.inf
+        self.log_scale = 0.0
         self.S = S
         T = n_steps + 1
         self.n_steps = n_steps
@@ -214,7 +222,32 @@ class _March:
         self.P[: n + 1, n + 1] = self.P[n + 1, : n + 1]
         self.P[n + 1, n + 1] = (self.P[n, n] - 2.0 * dt * p_w[n] + dt * dt * P_g) / norm2
         self.m[n + 1] = self._next_m(n, drift, nrm)
+        if abs(self.m[n + 1]) > self.m_cap:
+            self._rescale_odd(n + 1, self.m_ref / abs(self.m[n + 1]))
         return ""
+
+    def _rescale_odd(self, k: int, lam: float) -> None:
+        """Multiply the part odd in m of the state at times ``<= t_k`` by ``lam``.
+
+        In tangent mode (``solve(tangent=True)``) the population integrates the m = 0 DMFT
+        and, in the half-differences of its antithetic pairs, the equations linearised in
+        m (:mod:`dmft.growth`). Those are linear and homogeneous in the odd part, so scaling
+        all of it (the pair half-differences of ``H``, ``m``, ``rho`` and the ``m m^T`` of
+        ``C``) is exact to the O(m^2) of the linearisation; ``log_scale`` keeps the product
+        of the scales. The even kernels (R, P, M_R, M_C) are untouched: their odd
+        contamination is second order. The odd part of the stored Gram-Schmidt basis is
+        not rescaled; it enters the noise coefficients only through products of two odd
+        parts (pair sums of even x odd vanish), i.e. at second order.
+        """
+        pairs = self.H[: k + 1].reshape(k + 1, -1, 2)
+        half_diff = 0.5 * (pairs[..., 0] - pairs[..., 1]) * (lam - 1.0)
+        pairs[..., 0] += half_diff
+        pairs[..., 1] -= half_diff
+        m = self.m[: k + 1]
+        self.C[: k + 1, : k + 1] += (lam * lam - 1.0) * np.outer(m, m)
+        m *= lam
+        self.rho[: k + 1] *= lam
+        self.log_scale -= math.log(lam)
 
     def _advance_h(self, n: int, f: np.ndarray, K: np.ndarray, nrm: float) -> None:
         """h(t_{n+1}) of all paths, in place in ``H[n+1]`` (no temporaries of size S):

@@ -182,3 +182,15 @@ def get_loss(loss: str | Loss, a: float | None = None) -> Loss:
     except (KeyError, TypeError):
         raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(LOSSES)} or "
                          f"'{_NORMALISED}(a=A)'") from None
+
+
+def labels_even(loss: Loss) -> bool:
+    """Whether the noiseless labels are even in the teacher field, ``y(-h*) = y(h*)``.
+
+    Then m = 0 is a fixed point of the dynamics and the equations linearised in m (the
+    growth factor of T4, ``dmft.solver.solve(tangent=True)``) make sense; phase retrieval
+    and l_a have even labels, linear regression does not.
+    """
+    probe = np.array([0.3, 1.0, 2.5])
+    rng = np.random.default_rng(0)
+    return bool(np.array_equal(loss.label(probe, rng, 0.0), loss.label(-probe, rng, 0.0)))

@@ -92,7 +92,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from dmft import __version__, _checks, _memory
-from dmft.losses import Loss, get_loss
+from dmft.losses import Loss, get_loss, labels_even
 from dmft.moreau import moreau_envelope
 
 __all__ = ["Scheme", "Solution", "SolveStatus", "solve"]
@@ -149,6 +149,7 @@ def solve(
     progress: bool = False,
     scheme: Scheme = "explicit",
     response_tol: float = 1e-10,
+    tangent: bool = False,
 ) -> Solution:
     """Integrate the DMFT (D1-D9) of spherical gradient flow from overlap ``m0``.
 
@@ -218,6 +219,13 @@ def solve(
         dense kernel. Default 1e-10: M_R within ~1e-12 of the dense kernel (measured,
         alpha = 10, T = 1000), cost per step ``S_R n (r log n + 128)`` instead of
         ``S_R n^2 / 2`` (rank ``r`` ~ 12 at 1e-10); it acts only past 128 steps.
+    tangent : bool
+        Integrate the m = 0 DMFT with the equations linearised in m, whose scale is
+        ``m0`` (``0 < |m0| <= 1e-6``): ``m`` (and ``rho``) are then ``m0 G(t)`` with the
+        growth factor G of T4, exactly linear in m0, and may exceed 1. The march keeps the
+        odd part at ``|m| <= 1e4 |m0|`` by rescaling it (exact for the linear equations,
+        :mod:`dmft.growth`), so G can grow without bound; ``C`` is the m = 0 correlation.
+        Without it a run from small m0 leaves the linear regime once ``m0 G ~ 1e-3``.
 
     Returns
     -------
@@ -234,7 +242,13 @@ def solve(
     """
     alpha, m0, t_max, dt, S, n_groups = _validate(alpha, m0, t_max, dt, n_samples, n_groups,
                                                   c_diag_tol)
+    if tangent and not 0.0 < abs(m0) <= _TANGENT_M0_MAX:
+        raise ValueError(f"tangent=True needs 0 < |m0| <= {_TANGENT_M0_MAX:g} (the scale of "
+                         f"the linearised equations, e.g. 1e-10), got m0={m0}")
     loss = get_loss(loss)
+    if tangent and not labels_even(loss):
+        raise ValueError(f"tangent=True needs labels even in the teacher field (m = 0 a "
+                         f"fixed point), which {loss.name!r} does not have")
     if scheme not in ("explicit", "prox"):
         raise ValueError(f"scheme must be 'explicit' or 'prox', got {scheme!r}")
     march_loss = moreau_envelope(loss, dt) if scheme == "prox" else loss
@@ -262,7 +276,7 @@ def solve(
     rngs = [np.random.default_rng(ss) for ss in np.random.SeedSequence(seed).spawn(n_groups)]
     marches = [
         _March(alpha, m0, dt, n_steps, S // n_groups, march_loss, noise, n_resp, rng,
-               response_tol)
+               response_tol, tangent)
         for rng in rngs
     ]
     failure, interrupted = _march_all(marches, n_steps, c_diag_tol, alpha, progress)
@@ -280,7 +294,7 @@ def solve(
             "loss": loss.name, "a": loss.a, "scheme": scheme, "noise": noise, "seed": seed,
             "n_samples": S, "n_samples_asked": n_samples, "n_response": n_resp * n_groups,
             "n_groups": n_groups, "c_diag_tol": c_diag_tol, "response_tol": response_tol,
-            "antithetic": True,
+            "tangent": bool(tangent), "antithetic": True,
             "stratified": True, "dmft_version": __version__}
     if marches[0].far is not None:
         meta["response_ranks"] = _far_ranks(marches)
@@ -288,6 +302,7 @@ def solve(
     return _combine(marches, status, failure, sample_idx, t, alpha, dt, loss, meta)
 
 
+_TANGENT_M0_MAX = 1e-6  # largest scale of the tangent (its O(m0^2) error stays ~1e-12)
 _START_STEPS = 3  # a failure within this many steps is an unstable start: refused
 
 
@@ -347,6 +362,9 @@ def _combine(marches, status, failure, sample_idx, t, alpha, dt, loss, meta) -> 
 
     groups = {name: np.array([getattr(mc, name)[:n] for mc in marches])
               for name in ("m", "e", "mu", "mu_constraint", "loc", "rho")}
+    scale = np.exp([mc.log_scale for mc in marches])[:, None]  # tangent mode's rescaling
+    groups["m"] = groups["m"] * scale
+    groups["rho"] = groups["rho"] * scale
 
     def mean(name):
         return groups[name].mean(axis=0)
@@ -367,7 +385,7 @@ def _combine(marches, status, failure, sample_idx, t, alpha, dt, loss, meta) -> 
         h_samples=np.concatenate([mc.H[keep] for mc in marches], axis=1),
         h_star=np.concatenate([mc.h_star for mc in marches]),
         y=np.concatenate([mc.y for mc in marches]),
-        alpha=alpha, m0=float(marches[0].m[0]), dt=dt, loss=loss,
+        alpha=alpha, m0=meta["m0"], dt=dt, loss=loss,
         c_diag_error=float(np.max(np.abs(np.diag(C) - 1.0))),
         status=status,
         message=failure or f"reached t_max={t[-1]:g} in {n - 1} steps",

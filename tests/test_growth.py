@@ -216,3 +216,34 @@ def test_reference_growth_names_the_shipped_a_values():
     assert plain[0].a is None and plain[0].scheme == "explicit"
     with pytest.raises(ValueError, match="holds the growth factors of a"):
         pd.reference_growth(pd._data.data_path("growth_factor.npz"), a=1.0)
+
+
+def test_tangent_rescaling_is_exact_in_the_linear_regime(monkeypatch):
+    """solve(tangent=True) rescales the odd part whenever |m| > _TANGENT_SPAN m0; forced
+    here at every 1.5x of growth, it must reproduce the run without rescaling (same seed)
+    while both are linear: to the pair difference's float resolution (~1e-6 relative per
+    rescale at m0 = 1e-10) in m, to round-off in the even observables."""
+    from dmft import _march
+
+    kw = dict(dt=0.02, n_samples=2000, seed=3, n_groups=4)
+    ref = solve(8.0, 1e-10, 0.3, **kw)
+    monkeypatch.setattr(_march, "_TANGENT_SPAN", 1.5)
+    calls = []
+    rescale = _march._March._rescale_odd
+    monkeypatch.setattr(_march._March, "_rescale_odd",
+                        lambda self, k, lam: (calls.append(k), rescale(self, k, lam)))
+    tan = solve(8.0, 1e-10, 0.3, tangent=True, **kw)
+    assert len(calls) >= 8 and ref.m[-1] / 1e-10 > 4  # rescaled in every group, G grew
+    np.testing.assert_allclose(tan.m, ref.m, rtol=1e-5)
+    np.testing.assert_allclose(tan.rho, ref.rho, rtol=1e-5, atol=1e-16)
+    np.testing.assert_allclose(tan.e, ref.e, rtol=0, atol=1e-12)
+    assert tan.metadata["tangent"] and not ref.metadata["tangent"]
+
+
+def test_tangent_mode_refuses_large_m0_and_odd_labels():
+    with pytest.raises(ValueError, match="m0"):
+        solve(6.0, 0.1, 0.1, n_samples=400, tangent=True)
+    with pytest.raises(ValueError, match="m0"):
+        solve(6.0, 0.0, 0.1, n_samples=400, tangent=True)
+    with pytest.raises(ValueError, match="even"):
+        solve(2.0, 1e-10, 0.1, n_samples=400, loss="linear_regression", tangent=True)

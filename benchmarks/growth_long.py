@@ -1,0 +1,103 @@
+"""Growth factor G(t; alpha) to long horizons (issue 15: "G(t) to t = 100").
+
+The m = 0 DMFT with its tangent equations (``solve(tangent=True)`` through
+:func:`dmft.growth.growth_factor`), which rescales the odd part so that G can grow without
+leaving the linear regime. Per alpha one file ``<out>/growth_long_alpha<alpha>.npz`` (format
+of ``data/README.md``, readable by :func:`dmft.growth.reference_growth`), written when the
+alpha is done, so an interrupted sweep keeps the finished ones; ``--combine FILE`` merges
+them into one file (the shipped ``data/growth_factor_t100.npz``).
+
+Printed per alpha: log G at t = 10, 20, 50, 100 with its standard error and the late
+growth law, ``d log G / dt`` (an exponential rate, the signature of an outlier that
+survives: alpha > alpha_BBP_TS) against ``d log G / d log t`` (a power of t: marginal
+states, alpha < alpha_BBP_TS), both fitted on ``t`` in [t_max/2, t_max].
+
+Run (about 15-20 min per alpha on one free core at the defaults)::
+
+    python benchmarks/growth_long.py --alphas 10 12 14 --out /tmp/g100
+    python benchmarks/growth_long.py --combine data/growth_factor_t100.npz --out /tmp/g100
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dmft._io import load_npz, save_npz
+from dmft.growth import growth_factor
+
+
+def _run(alpha: float, args) -> Path:
+    t0 = time.perf_counter()
+    g = growth_factor(alpha, t_max=args.t_max, dt=args.dt, n_samples=args.samples,
+                      seed=args.seed, n_response=args.response, n_groups=args.groups,
+                      progress=True)
+    every = args.every
+    meta = {"alpha": alpha, "t_max": args.t_max, "dt": args.dt, "n_samples": args.samples,
+            "n_response": args.response, "n_groups": args.groups, "seed": args.seed,
+            "every": every, "a": None, "scheme": "explicit", "loss": "phase_retrieval",
+            "tangent": True, "seconds": time.perf_counter() - t0}
+    path = args.out / f"growth_long_alpha{alpha:g}.npz"
+    save_npz(path, "reference-growth", {"alphas": np.array([alpha]), "t": g.t[::every],
+                                        "G": g.G[None, ::every],
+                                        "G_sem": g.G_sem[None, ::every]}, meta)
+    _report(alpha, g.t, g.G, g.G_sem, meta["seconds"])
+    return path
+
+
+def _report(alpha, t, G, G_sem, seconds) -> None:
+    logG, err = np.log(G), G_sem / G
+    marks = [f"t={x:g}: {logG[i]:.2f}+-{err[i]:.2f}"
+             for x in (10, 20, 50, 100) if x <= t[-1] + 1e-9
+             for i in [int(np.argmin(np.abs(t - x)))]]
+    late = t >= t[-1] / 2
+    rate = np.polyfit(t[late], logG[late], 1)[0]
+    power = np.polyfit(np.log(t[late]), logG[late], 1)[0]
+    print(f"alpha {alpha:g} ({seconds:.0f} s): log G {'; '.join(marks)}; late d log G/dt = "
+          f"{rate:.3f}, d log G/d log t = {power:.2f}", flush=True)
+
+
+def _combine(args) -> None:
+    files = sorted(args.out.glob("growth_long_alpha*.npz"),
+                   key=lambda p: float(p.stem.removeprefix("growth_long_alpha")))
+    if not files:
+        raise SystemExit(f"no growth_long_alpha*.npz in {args.out}")
+    loaded = [load_npz(p, kind="reference-growth") for p in files]
+    t = loaded[0][0]["t"]
+    arrays = {"alphas": np.concatenate([a["alphas"] for a, _ in loaded]), "t": t,
+              "G": np.concatenate([a["G"] for a, _ in loaded]),
+              "G_sem": np.concatenate([a["G_sem"] for a, _ in loaded])}
+    meta = {k: v for k, v in loaded[0][1].items() if k not in ("alpha", "seconds")}
+    meta["seconds"] = {str(m["alpha"]): m["seconds"] for _, m in loaded}
+    save_npz(args.combine, "reference-growth", arrays, meta)
+    for a, m in loaded:
+        _report(float(a["alphas"][0]), a["t"], a["G"][0], a["G_sem"][0], m["seconds"])
+    print(f"wrote {args.combine}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--alphas", type=float, nargs="+", default=[10.0, 12.0, 14.0])
+    p.add_argument("--t-max", type=float, default=100.0)
+    p.add_argument("--dt", type=float, default=0.02)
+    p.add_argument("--samples", type=int, default=10_000)
+    p.add_argument("--response", type=int, default=2000)
+    p.add_argument("--groups", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--every", type=int, default=10, help="keep every k-th time point")
+    p.add_argument("--out", type=Path, default=Path("growth_long"))
+    p.add_argument("--combine", type=Path, help="merge the per-alpha files into this file")
+    args = p.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.combine:
+        _combine(args)
+        return
+    for alpha in args.alphas:
+        _run(alpha, args)
+
+
+if __name__ == "__main__":
+    main()
