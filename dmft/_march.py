@@ -232,10 +232,10 @@ class _March:
         In tangent mode (``solve(tangent=True)``) the population integrates the m = 0 DMFT
         and, in the half-differences of its antithetic pairs, the equations linearised in
         m (:mod:`dmft.growth`). Those are linear and homogeneous in the odd part, so scaling
-        all of it (the pair half-differences of ``H``, ``m``, ``rho`` and the ``m m^T`` of
-        ``C``) is exact to the O(m^2) of the linearisation; ``log_scale`` keeps the product
-        of the scales. The even kernels (R, P, M_R, M_C) are untouched: their odd
-        contamination is second order. The odd part of the stored Gram-Schmidt basis is
+        all of it (the pair half-differences of ``H``, ``m``, ``rho``) is exact to the
+        O(m^2) of the linearisation; ``log_scale`` keeps the product of the scales. The
+        even kernels (C, R, M_R, M_C) are untouched (their odd contamination is second
+        order) and ``P = C - m m^T`` follows m. The odd part of the stored Gram-Schmidt basis is
         not rescaled; it enters the noise coefficients only through products of two odd
         parts (pair sums of even x odd vanish), i.e. at second order.
         """
@@ -244,7 +244,10 @@ class _March:
         pairs[..., 0] += half_diff
         pairs[..., 1] -= half_diff
         m = self.m[: k + 1]
-        self.C[: k + 1, : k + 1] += (lam * lam - 1.0) * np.outer(m, m)
+        # C(t, t) = 1 is the sphere and stays exact (a deviation of C's diagonal grows
+        # under the march: measured, alpha = 12, C(t,t) = 0.75 by t = 18 when the rescale
+        # went into C); P = C - m m^T takes the O(m^2) change
+        self.P[: k + 1, : k + 1] += (1.0 - lam * lam) * np.outer(m, m)
         m *= lam
         self.rho[: k + 1] *= lam
         self.log_scale -= math.log(lam)

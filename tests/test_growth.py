@@ -240,6 +240,18 @@ def test_tangent_rescaling_is_exact_in_the_linear_regime(monkeypatch):
     assert tan.metadata["tangent"] and not ref.metadata["tangent"]
 
 
+def test_tangent_rescaling_keeps_the_sphere(monkeypatch):
+    """C(t, t) = 1 exactly through the rescales: the O(m^2) change goes into P = C - m m^T.
+    (A deviation of C's diagonal grows under the march: putting the rescale into C made
+    C(t,t) = 0.75 by t = 18 at alpha = 12.) m0 = 1e-6 makes m^2 visible in float64."""
+    from dmft import _march
+
+    monkeypatch.setattr(_march, "_TANGENT_SPAN", 1.5)
+    tan = solve(8.0, 1e-6, 0.3, dt=0.02, n_samples=2000, seed=3, n_groups=4, tangent=True)
+    assert tan.m[-1] / 1e-6 > 4
+    np.testing.assert_array_equal(np.diag(tan.C), 1.0)
+
+
 def test_tangent_mode_refuses_large_m0_and_odd_labels():
     with pytest.raises(ValueError, match="m0"):
         solve(6.0, 0.1, 0.1, n_samples=400, tangent=True)
