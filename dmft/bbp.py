@@ -239,7 +239,7 @@ def _ts_point(alpha: float, t_max: float, dt: float, n_samples: int, seed: int,
 
     times = np.arange(0.0, t_max + 1e-9, every)
     sol = solve(alpha, _M0, t_max, dt=dt, n_samples=n_samples, seed=seed, sample_times=times,
-                loss=loss_for(a, scheme), scheme=scheme)
+                loss=loss_for(a, scheme), scheme=scheme, tangent=True)
     if sol.status != 0:
         raise RuntimeError(f"DMFT for alpha_BBP_TS at alpha={alpha:g} failed: {sol.message}")
     tr = spectrum_along(sol, sol.sample_times)

@@ -27,13 +27,15 @@ Per step ``n``:
 * ``M_R^loc = alpha E[f']`` (local part of D3), ``e = E[l]`` (D9), ``alpha E[f h]`` (D4 on
   the paths, returned as ``mu``);
 * ``M_C(t_n, .) = alpha E[f(t_n) f(.)]`` (D3) from an incremental QR factorisation of the
-  force history, ``sqrt(alpha/S) F = Q Rq`` (one Gram-Schmidt column per step, with
-  re-orthogonalisation, in three passes over the history). ``M_C = Rq^T Rq`` exactly, and
-  the Gaussian noise of covariance ``M_C`` is ``eta(t_n) = sum_k Rq[k, n] z_k`` with
-  ``z_k`` iid standard normal per path: a positive-semidefinite factor by construction, no
-  Cholesky of a near-singular matrix. A pivot below ``1e-12`` of the column norm (a force
-  already in the span of the past) gets a zero basis vector, i.e. no new noise direction,
-  which is exact for a rank-deficient M_C.
+  force history, ``sqrt(alpha/S) F = Q^T Rq`` (one Gram-Schmidt column per step, with
+  re-orthogonalisation, in three passes over the basis). ``M_C = Rq^T Rq``, and the
+  Gaussian noise of covariance ``M_C`` is ``eta(t_n) = sum_k Rq[k, n] z_k`` over the basis
+  vectors ``k``, with ``z_k`` iid standard normal per path: a positive-semidefinite factor
+  by construction, no Cholesky of a near-singular matrix. A force whose part outside the
+  span of the past is below ``1e-10`` of its norm adds no basis vector and no noise
+  direction (``_march._PIVOT_TOL``; error on ``M_C(n, n')`` at most ``1e-10 sqrt(M_C(n, n)
+  M_C(n', n'))``), so the basis, the noise rows and the passes over them have ``r <= n``
+  rows (measured r ~ n/2 at alpha = 3).
 * ``M_R(t_n, t_j) = alpha E[f'(t_n) chi(t_n, t_j)]`` (regular part) with the per-sample
   response of D3 solved by a blocked back-substitution across the response paths (matrix
   products shared by the paths, `_kernels.response_row`), O(n^2) per path per step, on

@@ -233,7 +233,8 @@ class WeightLaw:
 
         ``z = loss.fp(h_samples[k], y)``, ``g = (h_star - m h)/sqrt(1 - m^2)`` rescaled to
         ``E g^2 = 1`` (H2', :func:`dmft._spectral_laws.dynamic_signal_weights`) with
-        ``m = m(t_k)``, ``mu = mu(t_k)`` interpolated on ``sol.t``.
+        ``m = m(t_k)``, ``mu = mu(t_k)`` interpolated on ``sol.t``; ``m = 0`` for a tangent
+        solution (``solve(tangent=True)``, whose ``m`` is ``m0 G(t)``: the m -> 0+ limit).
 
         At t = 0 for noiseless phase retrieval the law is known exactly (h, h* Gaussian with
         correlation m0) and :meth:`gaussian` (plain loss) or :meth:`normalised` (l_a, with
@@ -252,7 +253,10 @@ class WeightLaw:
         k = int(np.argmin(np.abs(ts - t)))
         tk = float(ts[k])
         keep = _group_keep(sol, drop_group)
-        m = float(np.interp(tk, sol.t, _curve(sol, "m", drop_group)))
+        # a tangent solution (solve(tangent=True)) carries m0 G(t), not an overlap: its
+        # population is the m -> 0+ limit, whose law has m = 0
+        tangent = bool(getattr(sol, "metadata", {}).get("tangent", False))
+        m = 0.0 if tangent else float(np.interp(tk, sol.t, _curve(sol, "m", drop_group)))
         mu = float(np.interp(tk, sol.t, _curve(sol, "mu", drop_group)))
         loss: Loss = get_loss(getattr(sol, "loss", PHASE_RETRIEVAL))
         noise = getattr(sol, "metadata", {}).get("noise", 0.0)

@@ -259,3 +259,22 @@ def test_tangent_mode_refuses_large_m0_and_odd_labels():
         solve(6.0, 0.0, 0.1, n_samples=400, tangent=True)
     with pytest.raises(ValueError, match="even"):
         solve(2.0, 1e-10, 0.1, n_samples=400, loss="linear_regression", tangent=True)
+
+
+def test_spectrum_of_a_tangent_solution_is_the_m0_to_zero_law(monkeypatch):
+    """A tangent solution's m is m0 G(t), not an overlap: its Hessian law is the m = 0 one,
+    and (while the untangented run is linear) equal to that of the plain m0 = 1e-10 run."""
+    from dmft import _march
+    from dmft.spectrum import WeightLaw
+
+    kw = dict(dt=0.02, n_samples=2000, seed=3, n_groups=4, sample_times=[0.0, 0.3])
+    ref = solve(8.0, 1e-10, 0.3, **kw)
+    monkeypatch.setattr(_march, "_TANGENT_SPAN", 1.5)
+    tan = solve(8.0, 1e-6, 0.3, tangent=True, **kw)
+    tan.m = tan.m * 2e6  # even an "overlap" far above 1 must not reach the law
+    law_t, law_r = (WeightLaw.from_solution(s, 0.3) for s in (tan, ref))
+    assert law_t.m == 0.0 and abs(law_r.m) < 1e-8
+    assert law_t.mu == pytest.approx(law_r.mu, rel=1e-9)
+    x = np.linspace(law_r.z_min, law_r.z_max, 9)[1:-1]  # off the end samples
+    np.testing.assert_allclose(law_t.cdf(x), law_r.cdf(x), atol=1e-6)
+    assert law_t.outlier().lam == pytest.approx(law_r.outlier().lam, rel=1e-6, abs=1e-9)
