@@ -270,8 +270,8 @@ def test_spectrum_of_a_tangent_solution_is_the_m0_to_zero_law(monkeypatch):
     kw = dict(dt=0.02, n_samples=2000, seed=3, n_groups=4, sample_times=[0.0, 0.3])
     ref = solve(8.0, 1e-10, 0.3, **kw)
     monkeypatch.setattr(_march, "_TANGENT_SPAN", 1.5)
-    tan = solve(8.0, 1e-6, 0.3, tangent=True, **kw)
-    tan.m = tan.m * 2e6  # even an "overlap" far above 1 must not reach the law
+    tan = solve(8.0, 1e-10, 0.3, tangent=True, **kw)
+    tan.m = tan.m * 2e10  # even an "overlap" far above 1 must not reach the law
     law_t, law_r = (WeightLaw.from_solution(s, 0.3) for s in (tan, ref))
     assert law_t.m == 0.0 and abs(law_r.m) < 1e-8
     assert law_t.mu == pytest.approx(law_r.mu, rel=1e-9)
