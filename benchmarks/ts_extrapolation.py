@@ -28,6 +28,8 @@ zero of margin_inf(alpha), by the weighted line through the bracketing alphas (a
 
 Run: ``python benchmarks/ts_extrapolation.py run --alpha 12 [--t-max 50 --samples 20000]``
 then ``python benchmarks/ts_extrapolation.py fit [--plot docs/figures/ts_extrapolation.png]``.
+For l_a: ``run --a 0.01 --scheme prox --dt 0.01 --response 0 --alpha 3.75 --out ts_la``
+(the margins use the Hessian of l_a itself, H2 with ``z = l_a''(h)``).
 """
 
 from __future__ import annotations
@@ -72,9 +74,11 @@ def run(args) -> None:
     out = Path(args.out) / f"ts_alpha{args.alpha:g}.npz"
     times = np.arange(0.0, args.t_max + 1e-9, args.every)
     t0 = time.perf_counter()
+    loss = get_loss("phase_retrieval", a=args.a)
     sol = solve(args.alpha, 0.0, args.t_max, dt=args.dt, n_samples=args.samples,
                 seed=args.seed, sample_times=times, n_groups=args.groups,
-                n_response=args.response, progress=True)
+                n_response=args.response or None, progress=True, loss=loss,
+                scheme=args.scheme)
     seconds = time.perf_counter() - t0
     if sol.status != 0:
         print(f"alpha={args.alpha:g}: the DMFT stopped: {sol.message} (keeping the part done)")
@@ -91,7 +95,8 @@ def run(args) -> None:
                   "status": int(sol.status) if sol.status != "interrupted" else -2,
                   "message": sol.message, "seconds": seconds,
                   "response_tol": sol.metadata["response_tol"],
-                  "n_response": sol.metadata["n_response"]})
+                  "n_response": sol.metadata["n_response"], "loss": loss.name,
+                  "a": loss.a, "scheme": args.scheme})
     print(f"alpha={args.alpha:g}: {seconds:.0f} s, saved {out}")
 
 
@@ -104,7 +109,8 @@ def remargin(args) -> None:
     for path in sorted(Path(args.out).glob("ts_alpha*.npz")):
         arrays, meta = _io.load_npz(path, "ts_margin")
         t_all = np.concatenate([[0.0], arrays["t"]])
-        sol = SimpleNamespace(loss="phase_retrieval", h_samples=arrays["h_samples"],
+        sol = SimpleNamespace(loss=meta.get("loss", "phase_retrieval"),
+                              h_samples=arrays["h_samples"],
                               h_star=arrays["h_star"], y=arrays["y"], sample_times=t_all,
                               t=arrays["t_solver"], mu_groups=arrays["mu_groups"],
                               alpha=meta["alpha"])
@@ -183,7 +189,7 @@ def fit(args) -> None:
         _plot(table, root, root_err, args.plot)
     if args.json:
         keep = ("t_max", "dt", "n_samples", "seed", "n_groups", "n_response",
-                "response_tol", "status", "seconds")
+                "response_tol", "status", "seconds", "loss", "a", "scheme")
         runs = {str(r["alpha"]): {k: r[k] for k in keep if k in r} for r in rows}
         payload = {"alpha_bbp_ts": [root, root_err], "estimator": args.estimator,
                    "t_fit": args.t_fit, "method": __doc__.split("Part ``fit``")[1].strip(),
@@ -235,7 +241,12 @@ def main() -> None:
     r.add_argument("--samples", type=int, default=20_000)
     r.add_argument("--groups", type=int, default=4)
     r.add_argument("--response", type=int, default=2000,
-                   help="response paths (default 2000: every path costs ~10x at S = 2e4)")
+                   help="response paths (default 2000: every path costs ~10x at S = 2e4; "
+                        "0: all, which l_a needs)")
+    r.add_argument("--a", type=float, default=None,
+                   help="l_a (E4a) with this a; default the plain loss")
+    r.add_argument("--scheme", default="explicit", choices=("explicit", "prox"),
+                   help="step of the DMFT (prox for l_a at small a, dmft.solver.solve)")
     r.add_argument("--every", type=float, default=1.0)
     r.add_argument("--seed", type=int, default=0)
     g = sub.add_parser("remargin")

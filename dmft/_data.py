@@ -14,11 +14,13 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["data_dir", "data_path", "GROWTH", "BBP_TIMES", "SUCCESS_GLOB", "per_a_file",
-           "reference_a_values", "shipped_path", "check_file_a"]
+__all__ = ["data_dir", "data_path", "GROWTH", "GROWTH_LONG", "BBP_TIMES", "SUCCESS_GLOB",
+           "per_a_file", "reference_a_values", "shipped_path", "check_file_a"]
 
 GROWTH = "growth_factor.npz"
 """File name of the growth factors G(t; alpha) (T4)."""
+GROWTH_LONG = "growth_factor_t100.npz"
+"""File name of the growth factors to t = 100 (tangent mode, issue 15; plain loss)."""
 BBP_TIMES = "bbp_times.json"
 """File name of t_BBP(alpha) and alpha_BBP_TS (T2, T3)."""
 SUCCESS_GLOB = "success_N*.npz"

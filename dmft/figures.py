@@ -6,7 +6,9 @@
     per regime), with finite-N Riemannian Hessian eigenvalues as histograms;
 (c) m(t), e(t), mu(t) from the DMFT vs finite-N gradient descent;
 (d) finite-N success probability vs alpha for several N with the predicted alpha_alg(N);
-(e) lam_out(t) and the left edge vs t.
+(e) lam_out(t) and the left edge vs t;
+(g) the growth factor G(t) to t = 100 (:func:`figure_growth_long`, when
+    ``data/growth_factor_t100.npz`` is shipped): exponential vs algebraic growth.
 
 (a) and (d) read the shipped reference data (through :mod:`dmft._data`; format:
 ``data/README.md``): they are the expensive part (hours of DMFT and gradient descent);
@@ -145,6 +147,20 @@ def figure_ce(quick: bool = False, alpha: float = 6.0):
                                                                            traj.t_bbp())
 
 
+def figure_growth_long():
+    """G(t; alpha) to t = 100 (T4; plain loss) from the shipped tangent-mode runs
+    (``data/growth_factor_t100.npz``, ``benchmarks/growth_long.py``), log-linear and log-log:
+    exponential growth (a surviving outlier, alpha > alpha_BBP_TS) against algebraic growth
+    (marginal states). FileNotFoundError when the file is not shipped."""
+    from dmft import _data, plotting
+    from dmft.growth import reference_growth
+
+    growths = reference_growth(_data.data_path(_data.GROWTH_LONG))
+    return plotting.plot_growth(growths, power_panel=True,
+                                title="growth factor from the tangent DMFT (m0 -> 0+), "
+                                      "plain loss; +-1 s.e. over 4 sub-populations")
+
+
 def make_figures(out: str | Path = "dmft-figures", quick: bool = False,
                  progress: bool = True) -> list[Path]:
     """Write figures (a)-(e) as PNG files into ``out``, each as soon as it is made, and the
@@ -170,6 +186,7 @@ def make_figures(out: str | Path = "dmft-figures", quick: bool = False,
     import matplotlib.pyplot as plt
     from tqdm.auto import tqdm
 
+    from dmft import _data
     from dmft.bbp import reference_bbp
 
     matplotlib.use("Agg")
@@ -181,6 +198,12 @@ def make_figures(out: str | Path = "dmft-figures", quick: bool = False,
              ("c_dmft_vs_finite_n+e_outlier_along", lambda: figure_ce(quick)),
              (f"b_densities_{la}", lambda: figure_b_la(A_PAPER, quick)),
              ("phase_diagram_alpha_a", lambda: figure_phase_diagram(quick))]
+    try:
+        _data.data_path(_data.GROWTH_LONG)
+        steps.append(("g_growth_t100", figure_growth_long))
+    except FileNotFoundError:
+        print(f"figures: g_growth_t100 left out: no shipped data/{_data.GROWTH_LONG}",
+              file=sys.stderr)
     try:
         bbp_la = reference_bbp(a=A_PAPER)
         steps.append((f"a_phase_diagram_{la}", lambda: figure_a_la(A_PAPER, bbp_la)))

@@ -130,16 +130,29 @@ def _hessian_row(axes, report) -> None:
     axes[0].legend(frameon=False, fontsize=8)
 
 
-def plot_growth(growths) -> Figure:
-    """Growth factor G(t; alpha) = lim m(t)/m0 (T4) for several alphas, with +-1 s.e."""
-    fig, ax = plt.subplots(figsize=(5, 3.6), constrained_layout=True)
-    for i, g in enumerate(growths):
-        ax.plot(g.t, g.G, color=f"C{i}", label=f"alpha = {g.alpha:g}")
-        ax.fill_between(g.t, g.G - g.G_sem, g.G + g.G_sem, color=f"C{i}", alpha=0.2, lw=0)
-    ax.set_yscale("log")
-    ax.set_xlabel("t")
-    ax.set_ylabel("G(t) = m(t) / m0")
-    ax.legend(frameon=False)
+def plot_growth(growths, power_panel: bool = False, title: str | None = None) -> Figure:
+    """Growth factor G(t; alpha) = lim m(t)/m0 (T4) for several alphas, with +-1 s.e.
+
+    ``power_panel``: a second panel with log-log axes, where algebraic growth ``G ~ t^b``
+    (marginal states, alpha < alpha_BBP_TS) is a straight line, while exponential growth
+    (a surviving outlier) is straight on the first (log-linear) panel.
+    """
+    fig, axes = plt.subplots(1, 2 if power_panel else 1, figsize=(10 if power_panel else 5, 3.6),
+                             constrained_layout=True, squeeze=False)
+    for ax, xscale in zip(axes[0], ("linear", "log"), strict=False):
+        for i, g in enumerate(growths):
+            keep = g.t > 0 if xscale == "log" else slice(None)
+            t, G, err = g.t[keep], g.G[keep], g.G_sem[keep]
+            ax.plot(t, G, color=f"C{i}", label=f"alpha = {g.alpha:g}")
+            ax.fill_between(t, np.maximum(G - err, G * 1e-3), G + err, color=f"C{i}",
+                            alpha=0.2, lw=0)
+        ax.set_yscale("log")
+        ax.set_xscale(xscale)
+        ax.set_xlabel("t" + (" (log scale)" if xscale == "log" else ""))
+        ax.set_ylabel("G(t) = m(t) / m0")
+        ax.legend(frameon=False, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
     return fig
 
 

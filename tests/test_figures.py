@@ -27,7 +27,9 @@ def test_cli_figures_quick_writes_all_families(tmp_path, capsys):
                 "d_success.png", "e_outlier_along.png", "b_densities_la0.01.png",
                 "phase_diagram_alpha_a.png"}
     shipped_la = (data_dir() / "bbp_times_la0.01.json").is_file()
-    assert names == expected | ({"a_phase_diagram_la0.01.png"} if shipped_la else set())
+    shipped_long = (data_dir() / "growth_factor_t100.npz").is_file()
+    assert names == (expected | ({"a_phase_diagram_la0.01.png"} if shipped_la else set())
+                     | ({"g_growth_t100.png"} if shipped_long else set()))
     assert all((tmp_path / n).stat().st_size > 10_000 for n in names)
     out = capsys.readouterr()
     assert out.out.count(".png") == len(names)
@@ -169,3 +171,24 @@ def test_notebook_executes_at_small_size(path, monkeypatch):
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     if path.name[0] in CHECKS:
         CHECKS[path.name[0]](text)
+
+
+def test_growth_long_figure_draws_both_laws(tmp_path, monkeypatch):
+    """Figure (g) from a growth file: exponential growth is a straight line on the
+    log-linear panel, algebraic growth on the log-log panel (slopes read off the lines)."""
+    from dmft import _data, figures
+    from dmft._io import save_npz
+
+    t = np.linspace(0.2, 100.0, 500)
+    G = np.array([np.exp(0.3 * t), t ** 2.5])
+    save_npz(tmp_path / _data.GROWTH_LONG, "reference-growth",
+             {"alphas": np.array([14.0, 10.0]), "t": t, "G": G, "G_sem": 0.05 * G},
+             {"a": None, "scheme": "explicit"})
+    monkeypatch.setattr(_data, "data_dir", lambda: tmp_path)
+    fig = figures.figure_growth_long()
+    lin, log = fig.axes
+    assert (lin.get_xscale(), log.get_xscale()) == ("linear", "log")
+    x, y = lin.get_lines()[0].get_data()
+    assert np.polyfit(x, np.log(y), 1)[0] == pytest.approx(0.3)
+    x, y = log.get_lines()[1].get_data()
+    assert np.polyfit(np.log(x), np.log(y), 1)[0] == pytest.approx(2.5)
