@@ -203,6 +203,10 @@ def _solve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--response-tol", type=float, default=1e-10,
                    help="relative accuracy of the low-rank far field of R in the response "
                    "kernel (default 1e-10; 0: the exact dense kernel)")
+    p.add_argument("--tangent", action="store_true",
+                   help="the m = 0 DMFT with its equations linearised in m, of scale m0 "
+                   "(0 < |m0| <= 1e-6): m is then m0 G(t), the growth factor of T4, rescaled "
+                   "internally so that it can grow without bound")
     p.add_argument("--sample-times", type=float, nargs="+", default=None,
                    help="times at which to keep the effective-process samples, for "
                    "`dmft spectrum --solution --times` (default: 0, t_max/2, t_max)")
@@ -228,7 +232,7 @@ def _solve_handler(args: argparse.Namespace) -> int:
         seed=args.seed, loss=loss, noise=args.noise, n_response=args.n_response,
         scheme=args.scheme,
         n_groups=args.n_groups, sample_times=args.sample_times, progress=not args.no_progress,
-        response_tol=args.response_tol,
+        response_tol=args.response_tol, tangent=args.tangent,
     )
     out = str(sol.save(args.out)) if args.out else None
     if sol.status == "interrupted":

@@ -278,3 +278,20 @@ def test_spectrum_of_a_tangent_solution_is_the_m0_to_zero_law(monkeypatch):
     x = np.linspace(law_r.z_min, law_r.z_max, 9)[1:-1]  # off the end samples
     np.testing.assert_allclose(law_t.cdf(x), law_r.cdf(x), atol=1e-6)
     assert law_t.outlier().lam == pytest.approx(law_r.outlier().lam, rel=1e-6, abs=1e-9)
+
+
+def test_cli_solve_tangent(tmp_path, capsys):
+    """dmft solve --tangent reaches the solver (its m is m0 G, recorded as a tangent run
+    that loads back) and a too-large m0 is one error line with exit code 2."""
+    from dmft import cli
+    from dmft.solution import Solution
+
+    out = tmp_path / "g.npz"
+    argv = ["solve", "--alpha", "8", "--t-max", "0.2", "--n-samples", "800", "--no-progress",
+            "--tangent"]
+    assert cli.main([*argv, "--m0", "1e-10", "--out", str(out)]) == 0
+    sol = Solution.load(out)
+    assert sol.metadata["tangent"] and sol.m[-1] / 1e-10 > 1.5
+    assert cli.main([*argv, "--m0", "0.1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "tangent" in err
