@@ -47,24 +47,27 @@ def _thresholds_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _shipped_ts(a: float | None) -> dict:
-    """alpha_BBP_TS of the shipped file for ``a``, or null with the reason (never absent)."""
+    """alpha_BBP_TS shipped for ``a`` (the t -> infinity extrapolation when shipped, else
+    the finite-horizon value, :func:`dmft.bbp.shipped_alpha_bbp_ts`), or null with the
+    reason (never absent)."""
     from dmft._data import reference_a_values
-    from dmft.bbp import reference_bbp
+    from dmft.bbp import shipped_alpha_bbp_ts
 
     try:
-        ref = reference_bbp(a=a)
+        ts = shipped_alpha_bbp_ts(a=a)
     except FileNotFoundError:
         have = ", ".join(f"{x:g}" for x in reference_a_values("bbp_times", ".json"))
         return {"alpha_bbp_ts": None, "alpha_bbp_ts_err": None, "alpha_bbp_ts_source": None,
                 "alpha_bbp_ts_note": f"no shipped alpha_BBP_TS for a = {a:g} (shipped: a = "
                 f"{have or 'none'} and the plain loss); use --recompute-ts"}
-    value, err = ref.get("alpha_bbp_ts") or (None, None)
-    name = "bbp_times.json" if a is None else f"bbp_times_la{a:g}.json"
+    value, err = ts["value"], ts["error"]
     out = {"alpha_bbp_ts": value, "alpha_bbp_ts_err": err,
-           "alpha_bbp_ts_source": f"shipped data/{name}"}
+           "alpha_bbp_ts_source": f"shipped {ts['source']}",
+           "alpha_bbp_ts_horizon": ts["horizon"],
+           "alpha_bbp_ts_finite_horizon": ts["finite_horizon"]}
     if value is None or not np.isfinite(value):  # the file says why (data/README.md)
-        out["alpha_bbp_ts_note"] = (f"data/{name} holds no finite alpha_BBP_TS: "
-                                    f"{ref.get('alpha_bbp_ts_note', 'no reason given')}")
+        out["alpha_bbp_ts_note"] = (f"{ts['source']} holds no finite alpha_BBP_TS (see "
+                                    "data/README.md)")
     return out
 
 
@@ -119,7 +122,8 @@ def _thresholds_handler(args: argparse.Namespace) -> int:
               f"{out['alpha_overlap_below_one']:.4f}; alpha_c(N): {ac}")
     ts = out["alpha_bbp_ts"]
     print(f"alpha_BBP_TS = {ts:.2f} +- {out['alpha_bbp_ts_err']:.2f} "
-          f"({out['alpha_bbp_ts_source']})" if ts is not None and np.isfinite(ts)
+          f"({out['alpha_bbp_ts_source']}; {out.get('alpha_bbp_ts_horizon', 'recomputed')})"
+          if ts is not None and np.isfinite(ts)
           else f"alpha_BBP_TS: {out['alpha_bbp_ts_note']}")
     return 0
 

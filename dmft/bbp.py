@@ -57,7 +57,8 @@ from dmft.growth import Scheme, _loss_a, loss_for
 from dmft.solver import solve
 from dmft.sweeps import sweep
 
-__all__ = ["t_bbp", "BBPTime", "alpha_bbp_ts", "ThresholdStates", "reference_bbp"]
+__all__ = ["t_bbp", "BBPTime", "alpha_bbp_ts", "ThresholdStates", "reference_bbp",
+           "shipped_alpha_bbp_ts"]
 
 _M0 = 1e-10
 
@@ -406,3 +407,42 @@ def reference_bbp(path: str | Path | None = None, a: float | None = None) -> dic
     _data.check_file_a(path, d["a"], a, "values")
     d["t_bbp"] = {float(x): v for x, v in d["t_bbp"].items()}
     return d
+
+
+def shipped_alpha_bbp_ts(a: float | None = None) -> dict:
+    """The best shipped alpha_BBP_TS (T3) for ``a`` (None: the plain loss).
+
+    The t -> infinity extrapolation of ``data/bbp_ts_extrapolated[_la<a>].json``
+    (``benchmarks/ts_extrapolation.py``; its error includes the extrapolation's) when it is
+    shipped, else the finite-horizon value of :func:`reference_bbp` (late window t <= 10,
+    which sits high: 12.74 +- 0.30 against 12.1 +- 0.4 for the plain loss).
+
+    Returns
+    -------
+    dict
+        ``value``, ``error``, ``source`` (the file), ``horizon`` (``"t -> infinity"`` or the
+        finite window) and ``finite_horizon`` (``[value, error]`` of :func:`reference_bbp`,
+        or None when no such file is shipped).
+
+    Raises
+    ------
+    FileNotFoundError
+        Neither file is shipped for this a (the message lists the a values shipped).
+    """
+    a = _loss_a(a, "explicit")
+    missing = None
+    try:
+        finite = list(reference_bbp(a=a).get("alpha_bbp_ts") or (math.nan, math.nan))
+    except FileNotFoundError as exc:
+        finite, missing = None, exc
+    try:
+        path = _data.shipped_path("bbp_ts_extrapolated", ".json", a)
+    except FileNotFoundError:
+        if missing is not None:
+            raise missing from None
+        name = _data.per_a_file("bbp_times", ".json", a)
+        return {"value": finite[0], "error": finite[1], "source": f"data/{name}",
+                "horizon": "late window t <= 10", "finite_horizon": finite}
+    value, error = json.loads(path.read_text())["alpha_bbp_ts"]
+    return {"value": value, "error": error, "source": f"data/{path.name}",
+            "horizon": "t -> infinity (extrapolated)", "finite_horizon": finite}

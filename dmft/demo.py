@@ -244,12 +244,14 @@ def _phase_trajectory(out: Path, size: dict, summary: dict) -> None:
 
 
 def _phase_reference(out: Path, size: dict, summary: dict) -> None:
-    from dmft.bbp import reference_bbp
+    from dmft.bbp import shipped_alpha_bbp_ts
     from dmft.figures import figure_a, figure_d
 
     figure_a().savefig(out / "phase_diagram.png", dpi=120)
     figure_d().savefig(out / "success.png", dpi=120)
-    summary["alpha_bbp_ts_reference"] = reference_bbp()["alpha_bbp_ts"]
+    best = shipped_alpha_bbp_ts()
+    summary["alpha_bbp_ts_reference"] = [best["value"], best["error"]]
+    summary["alpha_bbp_ts_source"] = f"{best['source']}, {best['horizon']}"
 
 
 _PHASES = (_phase_t0, _phase_validation, _phase_growth, _phase_trajectory, _phase_reference)
@@ -341,15 +343,17 @@ def _la_validation(out: Path, size: dict, summary: dict) -> None:
 
 def _la_shipped(out: Path, size: dict, summary: dict) -> None:
     from dmft import plotting
-    from dmft.bbp import reference_bbp
+    from dmft.bbp import shipped_alpha_bbp_ts
     from dmft.figures import figure_phase_diagram, success_curves_la
 
     a = size["a"]
     try:
-        ts = reference_bbp(a=a)["alpha_bbp_ts"]
+        best = shipped_alpha_bbp_ts(a=a)
+        ts, source = [best["value"], best["error"]], f"{best['source']}, {best['horizon']}"
     except FileNotFoundError:
-        ts = None
+        ts, source = None, None
     summary["alpha_bbp_ts_reference"] = ts
+    summary["alpha_bbp_ts_source"] = source
     curves = success_curves_la(a)
     rows = {}
     if curves:
@@ -394,7 +398,7 @@ def format_summary(summary: dict, out: str | Path) -> str:
     ts, ts_err = summary["alpha_bbp_ts_reference"]
     lines.insert(1, f"  alpha_BBP_init = {summary['alpha_bbp_init']:.6f} "
                     f"(+- {summary['alpha_bbp_init_error']:.1e}); alpha_BBP_TS = {ts:.1f} "
-                    f"+- {ts_err:.1f} (shipped reference, data/bbp_times.json)")
+                    f"+- {ts_err:.1f} (shipped: {summary['alpha_bbp_ts_source']})")
     return "\n".join(lines)
 
 
@@ -438,8 +442,8 @@ def _format_la(s: dict, out: str | Path) -> str:
         f"{mf['finite_n_se']:.1g}; worst |z| "
         + ", ".join(f"{k} {z:.1f}" for k, z in v["worst_z"].items()))
     ts = s["alpha_bbp_ts_reference"]
-    lines.append(f"  alpha_BBP_TS(a = {a:g}) = {ts[0]:.2f} +- {ts[1]:.2f} (shipped "
-                 f"data/bbp_times_la{a:g}.json)" if ts is not None else
+    lines.append(f"  alpha_BBP_TS(a = {a:g}) = {ts[0]:.2f} +- {ts[1]:.2f} (shipped: "
+                 f"{s['alpha_bbp_ts_source']})" if ts is not None else
                  f"  alpha_BBP_TS(a = {a:g}): not shipped (no data/bbp_times_la{a:g}.json)")
     if s["success"]:
         rows = list(s["success"].items())

@@ -51,7 +51,7 @@ REGIME_ALPHAS = (2.5, 6.0, 14.0)  # below alpha_BBP_init, informative, above alp
 def figure_a():
     """Figure (a) from the shipped growth factors and BBP data."""
     from dmft import plotting
-    from dmft.bbp import reference_bbp
+    from dmft.bbp import reference_bbp, shipped_alpha_bbp_ts
     from dmft.growth import invert_growth, reference_growth
     from dmft.thresholds import alpha_bbp_init
 
@@ -59,9 +59,9 @@ def figure_a():
     Ns = np.array([1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8])
     thr = invert_growth(Ns, np.array([x.alpha for x in g]), np.array([x.log_G_max for x in g]),
                         np.array([x.log_G_max_sem for x in g]))
-    bbp = reference_bbp()
+    bbp, ts = reference_bbp(), shipped_alpha_bbp_ts()
     return plotting.plot_phase_diagram(thr, alpha_bbp_init(n_quads=(64, 128)).alpha,
-                                       t_bbp=bbp["t_bbp"], alpha_ts=bbp["alpha_bbp_ts"])
+                                       t_bbp=bbp["t_bbp"], alpha_ts=(ts["value"], ts["error"]))
 
 
 def figure_d(m_escape: float = 0.5):
@@ -441,13 +441,14 @@ def _shipped_ts(candidates) -> tuple[dict[float, tuple[float, float]], list[floa
     """alpha_BBP_TS(a) for every a of ``candidates`` or with a shipped
     ``data/bbp_times_la<a>.json``, and the a without one (printed as a note)."""
     from dmft._data import reference_a_values
-    from dmft.bbp import reference_bbp
+    from dmft.bbp import shipped_alpha_bbp_ts
 
     shipped = set(reference_a_values("bbp_times", ".json"))
     found, missing = {}, []
     for a in sorted(set(candidates) | shipped):
         try:
-            found[a] = tuple(reference_bbp(a=a)["alpha_bbp_ts"])
+            best = shipped_alpha_bbp_ts(a=a)
+            found[a] = (best["value"], best["error"])
         except FileNotFoundError:
             missing.append(a)
     if missing:
@@ -467,7 +468,7 @@ def figure_phase_diagram(quick: bool = False, progress: bool = False):
     alpha_BBP_init grows like a/2 instead)."""
     import matplotlib.pyplot as plt
 
-    from dmft.bbp import reference_bbp
+    from dmft.bbp import shipped_alpha_bbp_ts
     from dmft.thresholds import alpha_bbp_init
 
     a_grid = np.logspace(-3, 3, 13 if quick else 31)
@@ -488,7 +489,8 @@ def figure_phase_diagram(quick: bool = False, progress: bool = False):
             ax.errorbar(A_PAPER * 1.25 ** (k - (len(curves) - 1) / 2), fit.alpha_50,
                         yerr=fit.alpha_50_err, fmt="o", ms=4, color=f"C{k}", capsize=2,
                         label=f"finite-N alpha_50, N = {c.N} (t = {horizon:g})")
-    plain_ts = reference_bbp()["alpha_bbp_ts"]
+    best = shipped_alpha_bbp_ts()
+    plain_ts = (best["value"], best["error"])
     ax.axhline(alpha_bbp_init(n_quads=(64, 128)).alpha, color="C3", ls="--", lw=1,
                label="plain loss (a = inf): alpha_BBP_init")
     ax.axhline(plain_ts[0], color="C4", ls="--", lw=1,
@@ -518,17 +520,23 @@ def figure_a_la(a: float = A_PAPER, bbp: dict | None = None, m_escape: float = M
     band: +-1 s.e.) against the measured alpha_50(N) at the same horizon of every shipped
     ``data/success_la<a:g>_N*.npz`` (:func:`success_curves_la`).
 
-    ``bbp``: a dict of the format of ``data/bbp_times.json``; default the shipped
-    ``data/bbp_times_la<a:g>.json`` (:func:`dmft.bbp.reference_bbp`). ``m_escape``: the
+    ``bbp``: a dict of the format of ``data/bbp_times.json`` (its alpha_BBP_TS is drawn);
+    default the shipped ``data/bbp_times_la<a:g>.json`` (:func:`dmft.bbp.reference_bbp`)
+    with the best shipped alpha_BBP_TS (:func:`dmft.bbp.shipped_alpha_bbp_ts`: the
+    t -> infinity extrapolation when shipped). ``m_escape``: the
     escape overlap of T4 (default :data:`M_ESCAPE_LA`). FileNotFoundError if the growth
     factors or BBP data of this a are not shipped.
     """
     from dmft import plotting
-    from dmft.bbp import reference_bbp
+    from dmft.bbp import reference_bbp, shipped_alpha_bbp_ts
     from dmft.growth import reference_growth, threshold_at_horizon
     from dmft.thresholds import alpha_bbp_init
 
-    bbp = reference_bbp(a=a) if bbp is None else bbp
+    if bbp is None:  # the shipped t_BBP and the best shipped alpha_BBP_TS
+        bbp, best = reference_bbp(a=a), shipped_alpha_bbp_ts(a=a)
+        ts = {"value": best["value"], "error": best["error"]}
+    else:
+        ts = dict(zip(("value", "error"), bbp["alpha_bbp_ts"], strict=True))
     growths = reference_growth(a=a)
     curves = success_curves_la(a)
     horizon = min([T_LA, float(growths[0].t[-1])] + [c.t_max for c in curves])
@@ -539,7 +547,7 @@ def figure_a_la(a: float = A_PAPER, bbp: dict | None = None, m_escape: float = M
         else None
     return plotting.plot_phase_diagram(
         thr, alpha_bbp_init(a=a).alpha, t_bbp=bbp["t_bbp"],
-        alpha_ts=tuple(bbp["alpha_bbp_ts"]), horizon=horizon, measured=measured,
+        alpha_ts=(ts["value"], ts["error"]), horizon=horizon, measured=measured,
         level_labels=True, legends_below=True,
         title=f"l_a, a = {a:g} (prox GD, eta = dt = {DT_LA:g})",
         predicted_label=f"predicted alpha_alg(N) (T4, band +-1 s.e.),\nm_escape = {m_escape:g}"

@@ -106,17 +106,28 @@ def _cli_json(capsys, argv):
     return json.loads(out.out)
 
 
-def test_thresholds_cli_reports_the_shipped_alpha_bbp_ts(capsys):
-    """`dmft thresholds --a 0.01 --json` carries alpha_BBP_TS and its error from
-    data/bbp_times_la0.01.json (read here independently of the CLI's route)."""
+def _expected_ts(suffix: str) -> tuple[list, str, list]:
+    """(value, source, finite-horizon value) read here from the shipped files: the t -> inf
+    extrapolation when shipped, else the finite-horizon value."""
     import json
 
     from dmft._data import data_dir
 
-    shipped = json.loads((data_dir() / "bbp_times_la0.01.json").read_text())
+    finite = json.loads((data_dir() / f"bbp_times{suffix}.json").read_text())["alpha_bbp_ts"]
+    extra = data_dir() / f"bbp_ts_extrapolated{suffix}.json"
+    if extra.is_file():
+        return json.loads(extra.read_text())["alpha_bbp_ts"], extra.name, finite
+    return finite, f"bbp_times{suffix}.json", finite
+
+
+def test_thresholds_cli_reports_the_shipped_alpha_bbp_ts(capsys):
+    """`dmft thresholds --a 0.01 --json` carries alpha_BBP_TS and its error from the shipped
+    files (read here independently of the CLI's route), with the finite-horizon value."""
+    value, name, finite = _expected_ts("_la0.01")
     out = _cli_json(capsys, ["thresholds", "--a", "0.01", "--json", "--no-progress"])
-    assert [out["alpha_bbp_ts"], out["alpha_bbp_ts_err"]] == shipped["alpha_bbp_ts"]
-    assert out["alpha_bbp_ts_source"] == "shipped data/bbp_times_la0.01.json"
+    assert [out["alpha_bbp_ts"], out["alpha_bbp_ts_err"]] == value
+    assert out["alpha_bbp_ts_source"] == f"shipped data/{name}"
+    assert out["alpha_bbp_ts_finite_horizon"] == finite
     assert out["alpha_bbp_init"] < out["alpha_bbp_ts"]
     assert "alpha_bbp_ts_note" not in out
 
@@ -129,17 +140,18 @@ def test_thresholds_cli_without_shipped_ts_says_so(capsys):
     assert "0.01" in out["alpha_bbp_ts_note"] and "--recompute-ts" in out["alpha_bbp_ts_note"]
 
 
-def test_thresholds_plain_loss_reads_bbp_times_json():
-    """The plain-loss branch of the CLI reads data/bbp_times.json (the CLI's plain summary
-    takes ~20 s: its helper is checked directly)."""
-    import json
-
+def test_thresholds_plain_loss_reports_the_extrapolated_alpha_bbp_ts():
+    """The plain-loss branch of the CLI reports the t -> infinity extrapolation
+    (data/bbp_ts_extrapolated.json, shipped) with the t <= 10 value of data/bbp_times.json
+    beside it (the CLI's plain summary takes ~20 s: its helper is checked directly)."""
     from dmft._cli_spectrum import _shipped_ts
-    from dmft._data import data_dir
 
-    shipped = json.loads((data_dir() / "bbp_times.json").read_text())["alpha_bbp_ts"]
+    value, name, finite = _expected_ts("")
+    assert name == "bbp_ts_extrapolated.json"
     out = _shipped_ts(None)
-    assert [out["alpha_bbp_ts"], out["alpha_bbp_ts_err"]] == shipped
+    assert [out["alpha_bbp_ts"], out["alpha_bbp_ts_err"]] == value
+    assert out["alpha_bbp_ts_finite_horizon"] == finite
+    assert out["alpha_bbp_ts_horizon"].startswith("t -> infinity")
 
 
 def test_thresholds_cli_recompute_ts(capsys):
