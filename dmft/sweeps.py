@@ -126,13 +126,22 @@ def _run(func, todo, results, executor, params, progress, desc) -> None:
     pool = ProcessPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) \
         if own else executor
     bar = tqdm(total=len(todo), desc=desc, unit="point", disable=not progress, file=sys.stderr)
+    def collect(i, a, path, fut) -> None:
+        results[i] = {k: np.asarray(v) for k, v in fut.result().items()}
+        if path is not None:
+            save_npz(path, "sweep-point", results[i], {"alpha": a, **params})
+        bar.update(1)
+
     try:
-        futures = [(i, a, path, pool.submit(func, a, **params)) for i, a, path in todo]
-        for i, a, path, fut in futures:
-            results[i] = {k: np.asarray(v) for k, v in fut.result().items()}
-            if path is not None:
-                save_npz(path, "sweep-point", results[i], {"alpha": a, **params})
-            bar.update(1)
+        pending = []
+        for i, a, path in todo:
+            fut = pool.submit(func, a, **params)
+            if fut.done():  # a synchronous executor: keep the point before the next starts
+                collect(i, a, path, fut)
+            else:
+                pending.append((i, a, path, fut))
+        for item in pending:
+            collect(*item)
     finally:
         bar.close()
         if own:
