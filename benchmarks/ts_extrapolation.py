@@ -20,7 +20,10 @@ and one-time observables (e(t), the left edge, hence the margin) approach their 
 values as powers of t, with no time scale of their own (THEORY T3/T4: G grows as a power of
 t there); an exponential approach would need a gap, which marginal states do not have. The
 quoted error of margin_inf combines the fit's error and the change of margin_inf between
-``t >= t_fit`` and ``t >= 2 t_fit`` (the extrapolation's systematic). alpha_BBP_TS is the
+``t >= t_fit`` and ``t >= 2 t_fit`` (the extrapolation's systematic); ``--horizon-sys`` also
+adds, to the root's error, its distance from the zero at the longest finite horizon (used
+for l_a at a = 0.01, where gamma sits at the ends of its grid and the weighted line is pulled
+by the far alphas). alpha_BBP_TS is the
 zero of margin_inf(alpha), by the weighted line through the bracketing alphas (as in
 :func:`dmft.bbp.alpha_bbp_ts`), and is printed with the finite-horizon values
 (the margin averaged over ``[t_max/2, t_max]``) for t_max = 10, 20, 50 to show the drift.
@@ -178,13 +181,19 @@ def fit(args) -> None:
               f"{sys_err:.3f} (t_fit -> 2 t_fit); gamma = {gamma:.2f}, chi2/dof = {rchi2:.2f}; "
               "late means " + ", ".join(f"[{T / 2:g},{T:g}]: {v:.3f}" for T, v in late.items()))
     a = [row[0] for row in table]
-    root, root_err = _root(a, [row[1] for row in table], [row[2] for row in table])
-    print(f"alpha_BBP_TS (t -> inf, algebraic extrapolation) = {root:.2f} +- {root_err:.2f}")
+    root, fit_err = _root(a, [row[1] for row in table], [row[2] for row in table])
+    finite = {}
     for T in (T for T in (10, 20, 50) if all(T in row[5] for row in table)):
         vals = [row[5].get(T, math.nan) for row in table]
         errs = [float(np.mean(row[8][(row[6] >= T / 2) & (row[6] <= T)])) for row in table]
-        print(f"  finite horizon t_max={T}: zero of the late margin at "
-              f"{_root(a, vals, errs)[0]:.2f}")
+        finite[T] = _root(a, vals, errs)[0]
+        print(f"  finite horizon t_max={T}: zero of the late margin at {finite[T]:.2f}")
+    # the extrapolation's own systematic: its distance from the longest finite horizon
+    horizon_sys = abs(root - finite[max(finite)]) if finite else 0.0
+    root_err = math.hypot(fit_err, horizon_sys) if args.horizon_sys else fit_err
+    print(f"alpha_BBP_TS (t -> inf, algebraic extrapolation) = {root:.2f} +- {root_err:.2f} "
+          f"(fit {fit_err:.2f}, distance to the longest horizon {horizon_sys:.2f}"
+          f"{', added' if args.horizon_sys else ', not added'})")
     if args.plot:
         _plot(table, root, root_err, args.plot)
     if args.json:
@@ -193,6 +202,9 @@ def fit(args) -> None:
         runs = {str(r["alpha"]): {k: r[k] for k in keep if k in r} for r in rows}
         payload = {"alpha_bbp_ts": [root, root_err], "estimator": args.estimator,
                    "t_fit": args.t_fit, "method": __doc__.split("Part ``fit``")[1].strip(),
+                   "fit_error": fit_err, "horizon_sys": horizon_sys,
+                   "horizon_sys_added": bool(args.horizon_sys),
+                   "finite_horizon_roots": {str(k): v for k, v in finite.items()},
                    "runs": runs,
                    "alphas": [{"alpha": r[0], "margin_inf": r[1], "margin_inf_err": r[2],
                                "gamma": r[3], "chi2_dof": r[4],
@@ -258,6 +270,9 @@ def main() -> None:
     f.add_argument("--t-fit", type=float, default=10.0)
     f.add_argument("--plot", default="")
     f.add_argument("--json", default="", help="write the table and fit here (atomic)")
+    f.add_argument("--horizon-sys", action="store_true",
+                   help="add the distance between the extrapolated root and the root at the "
+                        "longest finite horizon to the error (when gamma is not constrained)")
     for q in (r, f, g):
         q.add_argument("--out", default="ts_runs")
     args = p.parse_args()
