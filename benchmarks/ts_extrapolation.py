@@ -26,7 +26,8 @@ for l_a at a = 0.01, where gamma sits at the ends of its grid and the weighted l
 by the far alphas). alpha_BBP_TS is the
 zero of margin_inf(alpha), by the weighted line through the bracketing alphas (as in
 :func:`dmft.bbp.alpha_bbp_ts`), and is printed with the finite-horizon values
-(the margin averaged over ``[t_max/2, t_max]``) for t_max = 10, 20, 50 to show the drift.
+(the margin averaged over ``[t_max/2, t_max]``) for t_max = 10, 20, 50 and the longest
+common horizon, to show the drift.
 ``--plot`` writes the extrapolation figure (margin vs t^(-gamma) and margin_inf(alpha)).
 
 Run: ``python benchmarks/ts_extrapolation.py run --alpha 12 [--t-max 50 --samples 20000]``
@@ -159,6 +160,12 @@ def _root(alphas, y, err) -> tuple[float, float]:
     return _root_linear(np.asarray(alphas), np.asarray(y), np.asarray(err))
 
 
+def _horizons(rows) -> list[float]:
+    """Finite horizons t_max of the window means: 10, 20, 50 and the longest common one."""
+    longest = min(float(r["t"][-1]) for r in rows)
+    return sorted({T for T in (10.0, 20.0, 50.0) if T <= longest} | {round(longest, 6)})
+
+
 def fit(args) -> None:
     rows = _load(Path(args.out), "ts_" if args.estimator == "bins" else f"ts_{args.estimator}_")
     if not rows:
@@ -174,7 +181,7 @@ def fit(args) -> None:
         sel2 = t >= 2 * args.t_fit
         c2 = _fit_power(t[sel2], mean[sel2], sem[sel2])[0] if sel2.sum() > 4 else math.nan
         sys_err = abs(c2 - c0) if math.isfinite(c2) else 0.0
-        late = {T: mean[(t >= T / 2) & (t <= T)].mean() for T in (10, 20, 50) if t[-1] >= T}
+        late = {T: mean[(t >= T / 2) & (t <= T)].mean() for T in _horizons(rows)}
         table.append((r["alpha"], c0, math.hypot(c0_err, sys_err), gamma, rchi2, late, t, mean,
                       sem))
         print(f"alpha={r['alpha']:g}: margin_inf = {c0:.3f} +- {c0_err:.3f} (fit) +- "
@@ -183,11 +190,11 @@ def fit(args) -> None:
     a = [row[0] for row in table]
     root, fit_err = _root(a, [row[1] for row in table], [row[2] for row in table])
     finite = {}
-    for T in (T for T in (10, 20, 50) if all(T in row[5] for row in table)):
+    for T in _horizons(rows):
         vals = [row[5].get(T, math.nan) for row in table]
         errs = [float(np.mean(row[8][(row[6] >= T / 2) & (row[6] <= T)])) for row in table]
         finite[T] = _root(a, vals, errs)[0]
-        print(f"  finite horizon t_max={T}: zero of the late margin at {finite[T]:.2f}")
+        print(f"  finite horizon t_max={T:g}: zero of the late margin at {finite[T]:.2f}")
     # the extrapolation's own systematic: its distance from the longest finite horizon
     horizon_sys = abs(root - finite[max(finite)]) if finite else 0.0
     root_err = math.hypot(fit_err, horizon_sys) if args.horizon_sys else fit_err
@@ -204,11 +211,11 @@ def fit(args) -> None:
                    "t_fit": args.t_fit, "method": __doc__.split("Part ``fit``")[1].strip(),
                    "fit_error": fit_err, "horizon_sys": horizon_sys,
                    "horizon_sys_added": bool(args.horizon_sys),
-                   "finite_horizon_roots": {str(k): v for k, v in finite.items()},
+                   "finite_horizon_roots": {f"{k:g}": v for k, v in finite.items()},
                    "runs": runs,
                    "alphas": [{"alpha": r[0], "margin_inf": r[1], "margin_inf_err": r[2],
                                "gamma": r[3], "chi2_dof": r[4],
-                               "late_means": {str(k): v for k, v in r[5].items()},
+                               "late_means": {f"{k:g}": v for k, v in r[5].items()},
                                "t": r[6].tolist(), "margin": r[7].tolist(),
                                "margin_sem": r[8].tolist()} for r in table]}
         tmp = Path(str(args.json) + ".tmp")
@@ -222,6 +229,7 @@ def _plot(table, root, root_err, path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     for alpha, c0, _, gamma, _, _, t, mean, sem in table:
@@ -231,6 +239,8 @@ def _plot(table, root, root_err, path) -> None:
     ax1.axhline(0.0, color="k", lw=0.5)
     ax1.set(xscale="log", xlabel="t", ylabel="BBP margin max S_PV (jackknife s.e.)",
             title="late margin at m = 0; dashed: fitted t -> inf limit")
+    ax1.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax1.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax1.legend(fontsize=7)
     ax2.errorbar([r[0] for r in table], [r[1] for r in table], [r[2] for r in table], fmt="o")
     ax2.axhline(0.0, color="k", lw=0.5)
