@@ -437,9 +437,11 @@ def bbp_init_curve(a_values, progress: bool = False) -> tuple[np.ndarray, np.nda
             np.array([float(p["error"]) for p in pts]))
 
 
-def _shipped_ts(candidates) -> tuple[dict[float, tuple[float, float]], list[float]]:
+def _shipped_ts(candidates) -> tuple[dict[float, tuple[float, float, bool]], list[float]]:
     """alpha_BBP_TS(a) for every a of ``candidates`` or with a shipped
-    ``data/bbp_times_la<a>.json``, and the a without one (printed as a note)."""
+    ``data/bbp_times_la<a>.json`` as ``(value, error, extrapolated)`` (the last: True for the
+    t -> infinity extrapolation, False for a finite-horizon value), and the a without one
+    (printed as a note)."""
     from dmft._data import reference_a_values
     from dmft.bbp import shipped_alpha_bbp_ts
 
@@ -448,7 +450,7 @@ def _shipped_ts(candidates) -> tuple[dict[float, tuple[float, float]], list[floa
     for a in sorted(set(candidates) | shipped):
         try:
             best = shipped_alpha_bbp_ts(a=a)
-            found[a] = (best["value"], best["error"])
+            found[a] = (best["value"], best["error"], best["horizon"].startswith("t -> inf"))
         except FileNotFoundError:
             missing.append(a)
     if missing:
@@ -476,11 +478,14 @@ def figure_phase_diagram(quick: bool = False, progress: bool = False):
     fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
     ax.plot(a_grid, init, "-", color="C3", label="alpha_BBP_init(a) (T1)")
     ts, _ = _shipped_ts(TS_AS)
-    if ts:
-        av = np.array(list(ts))
-        v = np.array(list(ts.values()))
-        ax.errorbar(av, v[:, 0], yerr=v[:, 1], fmt="s", color="C4", capsize=2,
-                    label="alpha_BBP_TS(a) (T3, shipped)")
+    for extrapolated, fmt, label in ((True, "s", "alpha_BBP_TS(a) (T3), t -> infinity"),
+                                     (False, "D", "alpha_BBP_TS(a) (T3), t <= 10-20 only "
+                                      "(biased low for l_a)")):
+        pts = [(a, v, e) for a, (v, e, x) in ts.items() if x == extrapolated]
+        if pts:
+            av, v, e = np.array(pts).T
+            ax.errorbar(av, v, yerr=e, fmt=fmt, color="C4", capsize=2, label=label,
+                        mfc="C4" if extrapolated else "none")
     curves = success_curves_la(A_PAPER)
     if curves:
         horizon = min(c.t_max for c in curves)

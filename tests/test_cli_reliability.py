@@ -107,9 +107,12 @@ def test_ctrl_c_during_solve_saves_partial_result(tmp_path):
             "--n-samples", "2000", "--out", str(out)]
     code = f"import sys; from dmft.cli import main; sys.exit(main({argv!r}))"
     with open(err, "w") as fh:
+        # SIG_DFL in the child: a suite started in the background of a non-interactive
+        # shell inherits SIGINT ignored, and Python then installs no KeyboardInterrupt
         proc = subprocess.Popen([sys.executable, "-c", code], stderr=fh,
                                 stdout=subprocess.DEVNULL,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+                                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while "DMFT alpha=6" not in err.read_text() or "| 5" not in err.read_text():
         assert proc.poll() is None and time.monotonic() < deadline, err.read_text()

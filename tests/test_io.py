@@ -34,8 +34,10 @@ def test_interrupted_save_keeps_the_previous_file(tmp_path, sig):
     good = np.arange(10.0)
     save_npz(target, "test", {"x": good}, {"which": "old"})
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    # SIG_DFL: a suite run in the background of a non-interactive shell has SIGINT ignored
     proc = subprocess.Popen([sys.executable, "-c", _SAVER, str(target)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout.readline().strip() == "saving"
     before = target.stat().st_mtime_ns
     deadline = time.monotonic() + 30
