@@ -107,10 +107,15 @@ def run(args) -> None:
 def remargin(args) -> None:
     """Margins again from the saved samples with another law estimator (``--estimator
     kde``: the smooth estimate of :mod:`dmft._smooth_law`), at the times ``>= --t-from``
-    every ``--stride``-th one; written next to the input as ``ts_<estimator>_alpha*.npz``."""
+    every ``--stride``-th one; written next to the input as ``ts_<estimator>_alpha*.npz``
+    (an output newer than its input is kept unless ``--redo``)."""
     from types import SimpleNamespace
 
     for path in sorted(Path(args.out).glob("ts_alpha*.npz")):
+        out = path.with_name(path.name.replace("ts_", f"ts_{args.estimator}_"))
+        if out.is_file() and out.stat().st_mtime > path.stat().st_mtime and not args.redo:
+            print(f"{out} is newer than {path.name}: kept (--redo to recompute)")
+            continue
         arrays, meta = _io.load_npz(path, "ts_margin")
         t_all = np.concatenate([[0.0], arrays["t"]])
         sol = SimpleNamespace(loss=meta.get("loss", "phase_retrieval"),
@@ -120,7 +125,6 @@ def remargin(args) -> None:
                               alpha=meta["alpha"])
         ks = [k for k in range(1, t_all.size) if t_all[k] >= args.t_from][::args.stride]
         margins = np.array([_margins(sol, k, meta["n_groups"], args.estimator) for k in ks])
-        out = path.with_name(path.name.replace("ts_", f"ts_{args.estimator}_"))
         _io.save_npz(out, "ts_margin", {"t": t_all[ks], "margin": margins[:, 0],
                                         "margin_loo": margins[:, 1:]},
                      {**meta, "estimator": args.estimator})
@@ -275,6 +279,7 @@ def main() -> None:
     g.add_argument("--estimator", default="kde")
     g.add_argument("--t-from", type=float, default=10.0)
     g.add_argument("--stride", type=int, default=2)
+    g.add_argument("--redo", action="store_true", help="also the alphas already remargined")
     f = sub.add_parser("fit")
     f.add_argument("--estimator", default="bins", help="margins of 'remargin' (e.g. kde)")
     f.add_argument("--t-fit", type=float, default=10.0)

@@ -27,9 +27,23 @@ def _load(name: str) -> dict:
     return json.loads((data_dir() / name).read_text())
 
 
-def test_files_are_shipped_for_the_plain_loss_and_two_a():
+def test_files_are_shipped_for_the_plain_loss_and_four_a():
     assert {"bbp_ts_extrapolated.json", "bbp_ts_extrapolated_la0.01.json",
-            "bbp_ts_extrapolated_la1.json"} <= set(FILES)
+            "bbp_ts_extrapolated_la0.1.json", "bbp_ts_extrapolated_la1.json",
+            "bbp_ts_extrapolated_la3.json"} <= set(FILES)
+
+
+def test_threshold_rises_with_a_towards_the_plain_loss():
+    """alpha_BBP_TS(a) of the shipped extrapolations against a: l_a -> l / a as a -> inf
+    (THEORY E4a), so the values should rise towards the plain loss's; each step up is
+    checked at 2 combined standard errors below (no step may fall by more)."""
+    def ts(name):
+        return _load(name)["alpha_bbp_ts"]
+
+    chain = [ts(f"bbp_ts_extrapolated_la{a}.json") for a in ("0.01", "0.1", "1", "3")]
+    chain.append(ts("bbp_ts_extrapolated.json"))
+    for (v0, e0), (v1, e1) in zip(chain, chain[1:], strict=False):
+        assert v1 - v0 > -2 * np.hypot(e0, e1), chain
 
 
 @pytest.mark.parametrize("name", FILES)
