@@ -34,13 +34,15 @@ import numpy as np
 from dmft import _data
 from dmft.bbp import alpha_bbp_ts, t_bbp
 from dmft.growth import reference_growth, threshold_at_horizon, write_reference_growth
+from dmft.spectrum import SMOOTH_T_BBP
 from dmft.success import success_probability
 from dmft.thresholds import alpha_bbp_init
 
 DATA = Path(__file__).resolve().parents[1] / "data"  # the source of truth, shipped in the wheel
 
 GROWTH_ALPHAS = (4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0)
-T_BBP_ALPHAS = (4.0, 6.0, 8.0, 10.0, 12.0)
+# {alpha: horizon} of t_BBP, each horizon past the merge seen in a first look
+T_BBP_HORIZONS = {4.0: 3.0, 6.0: 3.0, 8.0: 3.0, 10.0: 4.0, 12.0: 8.0}
 TS_ALPHAS = (8.0, 9.0, 10.0, 11.0, 12.0, 13.0)
 # (N, alphas, runs, t_max, eta) of the measured success curves
 SUCCESS = [
@@ -55,16 +57,17 @@ ALG_N = (250, 500, 1000, 2000, 4000)  # sizes of alpha_alg(N)
 # l_a (E4a) settings per a: the step (THEORY E5a: a = 0.01 needs the prox step, dt <= 0.01
 # up to alpha ~ 7), the alphas of each part (growth and alpha_BBP_TS share their solves: the
 # same m0 -> 0+ run gives G and the margin) and the sizes; t_bbp: {alpha: horizon}, each
-# horizon past the merge seen in a first look (t_bbp = inf: survives it). margin_sys:
+# horizon past the merge seen in a first look (t_bbp = inf: survives it; tbbp_samples: paths
+# of its base run, 4x in the 4S variant). margin_sys:
 # spread (SD) of the late margin between seeds and 4x the paths, measured (data/README.md).
 LA: dict[float, dict] = {
     0.01: {"scheme": "prox", "dt": 0.01, "n_samples": 4000, "t_max": 10.0, "every": 5,
            "growth_alphas": (3.0, 3.25, 3.5, 4.0, 4.5, 5.0, 6.0),
-           "t_bbp": {3.0: 1.5, 3.25: 1.5, 3.5: 2.5, 4.0: 4.0},
+           "t_bbp": {3.0: 1.5, 3.25: 2.0, 3.5: 3.0, 3.75: 6.0, 4.0: 5.0}, "tbbp_samples": 8000,
            "ts_alphas": (3.0, 3.25, 3.5, 4.0, 4.5, 5.0), "margin_sys": 0.11},
     1.0: {"scheme": "explicit", "dt": 0.02, "n_samples": 4000, "t_max": 10.0, "every": 5,
           "growth_alphas": (2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0),
-          "t_bbp": {2.0: 3.0, 3.0: 3.0, 4.0: 3.0, 5.0: 4.0, 6.0: 5.0},
+          "t_bbp": {2.0: 3.0, 3.0: 3.0, 4.0: 4.0, 5.0: 5.0, 6.0: 6.0}, "tbbp_samples": 8000,
           "ts_alphas": (3.0, 4.0, 5.0, 6.0, 7.0, 8.0), "margin_sys": 0.08},
     # alpha_BBP_TS only (--part ts), coarse: 2000 paths
     0.1: {"scheme": "prox", "dt": 0.02, "n_samples": 2000, "t_max": 10.0,
@@ -80,19 +83,41 @@ LA: dict[float, dict] = {
 }
 
 
-def _bbp(path: Path) -> None:
-    out = {"t_bbp": {}, "params": {"t_max": 3.0, "dt": 0.02, "n_samples": 8000,
-                                   "every": 0.05, "m0": 1e-10, "m0_check": 1e-4}}
-    for a in T_BBP_ALPHAS:
+def _write_json(path: Path, obj: dict) -> None:
+    """Atomic: written beside ``path``, then renamed over it (an interrupt keeps the old file)."""
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=float))
+    tmp.replace(path)
+
+
+def _tbbp_points(path: Path, alphas: dict, settings: dict, **kw) -> dict:
+    """t_BBP(alpha) of :func:`dmft.bbp.t_bbp` at each ``{alpha: horizon}`` into the
+    ``t_bbp`` and ``params`` entries of the JSON at ``path`` (its other entries kept; the
+    file rewritten after every point; a rerun keeps the points of that file computed with
+    the same settings)."""
+    old = json.loads(path.read_text()) if path.is_file() else {"params": {}}
+    params = {"t_max": {f"{x:g}": t for x, t in alphas.items()}, **settings,
+              "every": 0.05, "m0": 1e-10, "m0_check": 1e-4, "n_response": "all paths",
+              "smooth": SMOOTH_T_BBP}
+    same = all(old["params"].get(k) == params[k] for k in params if k != "t_max")
+    out = {**old, "t_bbp": {}, "params": params}
+    for al, horizon in alphas.items():
+        key = f"{al:g}"
+        if same and old["params"]["t_max"].get(key) == horizon and key in old["t_bbp"]:
+            out["t_bbp"][key] = old["t_bbp"][key]  # same settings: kept
+            continue
         t0 = time.perf_counter()
-        r = t_bbp(a, t_max=3.0, n_samples=8000, every=0.05)
-        after = r.t > r.t_bbp if np.isfinite(r.t_bbp) else np.zeros(r.t.size, bool)
-        out["t_bbp"][f"{a:g}"] = {
-            "t": r.t_bbp, "error": r.error, "variants": r.variants, "m0_shift": r.m0_shift,
-            "fraction_present_after": float(np.mean(r.margin[after] > 0)) if after.any()
-            else None}
-        print(f"alpha = {a:g}: t_BBP = {r.t_bbp:.3f} +- {r.error:.3f} {r.variants} "
+        r = t_bbp(al, t_max=horizon, dt=settings["dt"], n_samples=settings["n_samples"],
+                  every=0.05, **kw)
+        out["t_bbp"][key] = _t_bbp_entry(r)
+        print(f"alpha = {al:g}: t_BBP = {r.t_bbp:.3f} +- {r.error:.3f} {r.variants} "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
+        _write_json(path, out)
+    return out
+
+
+def _bbp(path: Path) -> None:
+    out = _tbbp_points(path, T_BBP_HORIZONS, {"dt": 0.02, "n_samples": 8000})
     with ThreadPoolExecutor(1) as ex:
         ts = alpha_bbp_ts(TS_ALPHAS, t_max=10.0, n_samples=8000, executor=ex,
                           cache_dir=CACHE / "ts_cache",
@@ -107,7 +132,7 @@ def _bbp(path: Path) -> None:
         "rate_inf_sem": ts.rate_inf_sem.tolist(), "method": ts.method, "params": ts.params}
     print(json.dumps(out["alpha_bbp_ts_routes"], indent=1))
     print(f"alpha_BBP_TS = {ts.alpha:.2f} +- {ts.error:.2f}")
-    path.write_text(json.dumps(out, indent=1, default=float))
+    _write_json(path, out)
 
 
 def _la_params(a: float) -> dict:
@@ -126,37 +151,28 @@ def _la_growth(a: float) -> None:
 
 
 def _t_bbp_entry(r) -> dict:
-    after = r.t > r.t_bbp if np.isfinite(r.t_bbp) else np.zeros(r.t.size, bool)
-    return {"t": r.t_bbp, "error": r.error, "variants": r.variants, "m0_shift": r.m0_shift,
-            "fraction_present_after": float(np.mean(r.margin[after] > 0)) if after.any()
-            else None}
+    return {"t": r.t_bbp, "error": r.error, "stat_error": r.stat_error,
+            "dt_shift": r.dt_shift, "variants": r.variants, "m0_shift": r.m0_shift,
+            "returns": r.returns}
+
+
+def _la_tbbp(a: float) -> dict:
+    s = _la_params(a)
+    path = DATA / f"bbp_times_la{a:g}.json"
+    if not path.is_file():
+        _write_json(path, {"a": a, "scheme": s["scheme"],
+                           "alpha_bbp_init": alpha_bbp_init(a=a).alpha})
+    n = s.get("tbbp_samples", s["n_samples"])
+    return _tbbp_points(path, s["t_bbp"], {"dt": s["dt"], "n_samples": n}, a=a,
+                        scheme=s["scheme"])
 
 
 def _la_bbp(a: float) -> None:
     """t_BBP(alpha), alpha_BBP_TS (rate route on the shipped l_a growth factors) and
-    alpha_alg(N) into data/bbp_times_la<a>.json (rewritten after every t_BBP point; a
-    rerun keeps the t_BBP points of that file computed with the same settings)."""
+    alpha_alg(N) into data/bbp_times_la<a>.json."""
     s = _la_params(a)
     path = DATA / f"bbp_times_la{a:g}.json"
-    old = json.loads(path.read_text()) if path.is_file() else {"params": {}}
-    out = {"a": a, "scheme": s["scheme"], "alpha_bbp_init": alpha_bbp_init(a=a).alpha,
-           "t_bbp": {}, "params": {"t_max": {f"{x:g}": t for x, t in s["t_bbp"].items()},
-                                   "dt": s["dt"], "n_samples": s["n_samples"], "every": 0.05,
-                                   "m0": 1e-10, "m0_check": 1e-4,
-                                   "n_response": "all paths"}}
-    same = all(old["params"].get(k) == out["params"][k] for k in ("dt", "n_samples", "every"))
-    for al, horizon in s["t_bbp"].items():
-        key = f"{al:g}"
-        if same and old["params"]["t_max"].get(key) == horizon and key in old["t_bbp"]:
-            out["t_bbp"][key] = old["t_bbp"][key]  # same settings: kept
-            continue
-        t0 = time.perf_counter()
-        r = t_bbp(al, t_max=horizon, dt=s["dt"], n_samples=s["n_samples"], every=0.05, a=a,
-                  scheme=s["scheme"])
-        out["t_bbp"][f"{al:g}"] = _t_bbp_entry(r)
-        print(f"a = {a:g}, alpha = {al:g}: t_BBP = {r.t_bbp:.3f} +- {r.error:.3f} "
-              f"{r.variants} ({time.perf_counter() - t0:.0f} s)", flush=True)
-        path.write_text(json.dumps(out, indent=1, default=float))
+    out = _la_tbbp(a)
     growths = reference_growth(DATA / f"growth_factor_la{a:g}.npz", a=a)
     out.update(_ts_entries(a, s, growths))
     alg = threshold_at_horizon(ALG_N, growths, t_max=s["t_max"])
@@ -166,7 +182,7 @@ def _la_bbp(a: float) -> None:
                         "alphas": alg.alphas.tolist(), "log_G_max": alg.log_G_max.tolist(),
                         "log_G_max_sem": alg.log_G_max_sem.tolist()}
     print(f"alpha_alg(N) = {dict(zip(ALG_N, alg.alpha_alg.round(3).tolist(), strict=True))}")
-    path.write_text(json.dumps(out, indent=1, default=float))
+    _write_json(path, out)
 
 
 def _ts_entries(a: float, s: dict, growths) -> dict:
@@ -202,7 +218,7 @@ def _la_ts_only(a: float) -> None:
         "a": a, "scheme": s["scheme"], "alpha_bbp_init": alpha_bbp_init(a=a).alpha,
         "t_bbp": {}, "params": {}}
     out.update(_ts_entries(a, s, None))
-    path.write_text(json.dumps(out, indent=1, default=float))
+    _write_json(path, out)
 
 
 def _success(data: Path, only: list[int] | None) -> None:
@@ -218,7 +234,8 @@ def _success(data: Path, only: list[int] | None) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--part", choices=("growth", "bbp", "ts", "success", "all"), default="all")
+    p.add_argument("--part", choices=("growth", "bbp", "tbbp", "ts", "success", "all"),
+                   default="all", help="tbbp: only the t_BBP points of the bbp file")
     p.add_argument("--n", type=int, nargs="+", default=None,
                    help="success part: only these N (default: all of SUCCESS)")
     p.add_argument("--a", type=float, default=None,
@@ -233,6 +250,8 @@ def main() -> None:
             _la_bbp(args.a)
         if args.part == "ts":
             _la_ts_only(args.a)
+        if args.part == "tbbp":
+            _la_tbbp(args.a)
         return
     if args.part == "ts":
         raise SystemExit("--part ts is for --a (the plain file's alpha_BBP_TS: --part bbp)")
@@ -242,6 +261,8 @@ def main() -> None:
                                    executor=ex, cache_dir=CACHE / "g20_cache")
     if args.part in ("bbp", "all"):
         _bbp(DATA / _data.BBP_TIMES)
+    if args.part == "tbbp":
+        _tbbp_points(DATA / _data.BBP_TIMES, T_BBP_HORIZONS, {"dt": 0.02, "n_samples": 8000})
     if args.part in ("success", "all"):
         _success(DATA, args.n)
 

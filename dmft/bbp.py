@@ -5,12 +5,16 @@ left branch (:class:`dmft.spectrum.Outlier`), positive iff the outlier along w* 
 and continuous through the transition.
 
 t_BBP (T2)
-    First zero of the margin along the DMFT from ``m0 -> 0+`` (``m0 = 1e-10``: the
-    Hessian law at m = 1e-10 is the m = 0 law to 1e-10), linearly interpolated between the
-    spectrum times. The error combines two refinements, each a rerun of the whole
-    computation: ``dt -> dt/2`` (time discretisation) and an independent seed (Monte Carlo
-    error of the weight law and of the kernels); ``m0 -> m0_check`` is reported to show
-    that the result does not depend on m0.
+    Along the DMFT from ``m0 -> 0+`` (``m0 = 1e-10``: the Hessian law at m = 1e-10 is the
+    m = 0 law to 1e-10), the first time the outlier (positive BBP margin) is missing from
+    the majority of the spectrum times within ``+- smooth * t``
+    (:meth:`dmft.spectrum.SpectrumTrajectory.t_bbp`; each spectrum time carries its own
+    weight-law noise, and the raw first merge, ``smooth = 0``, is the first downward
+    fluctuation, early where the margin approaches 0 slowly). Each run is repeated: on an
+    independent seed and on four times the paths (another seed), whose size-weighted mean
+    is the value and whose scatter its Monte Carlo error (weight law and kernels), and at
+    ``dt -> dt/2`` (time discretisation, added in quadrature; :func:`pool_t_bbp`);
+    ``m0 -> m0_check`` is reported to show that the result does not depend on m0.
 
 alpha_BBP_TS (T3)
     Two routes on long m0 -> 0+ runs at several alphas, each giving the alpha where an
@@ -55,9 +59,10 @@ import numpy as np
 from dmft import _checks, _data
 from dmft.growth import Scheme, _loss_a, loss_for
 from dmft.solver import solve
+from dmft.spectrum import SMOOTH_T_BBP
 from dmft.sweeps import sweep
 
-__all__ = ["t_bbp", "BBPTime", "alpha_bbp_ts", "ThresholdStates", "reference_bbp",
+__all__ = ["t_bbp", "BBPTime", "pool_t_bbp", "alpha_bbp_ts", "ThresholdStates", "reference_bbp",
            "shipped_alpha_bbp_ts"]
 
 _M0 = 1e-10
@@ -89,20 +94,26 @@ class BBPTime(_RunLoss):
     alpha : float
         Sample ratio.
     t_bbp : float
-        First time the outlier merges with the bulk (GD time units); ``inf`` if it survives
-        up to ``t_max``; 0 if there is none at t = 0.
+        Time the outlier merges with the bulk (GD time units): the mean of the three
+        independent populations (``base``, ``seed+1``, ``4S``) weighted by their sizes
+        (1, 1, 4); ``inf`` if it survives up to ``t_max`` in all three; 0 if there is none
+        at t = 0 (:func:`pool_t_bbp`).
     error : float
-        ``sqrt(d_dt^2 + d_seed^2 + d_4S^2)``: the changes under ``dt -> dt/2``, an
-        independent seed and a four times larger population (other seed), in quadrature
-        (NaN if a variant has no merge).
+        ``sqrt(stat^2 + dt_shift^2)`` (NaN where some but not all populations merge).
+    stat_error : float
+        Monte Carlo error of the mean from the weighted scatter of the three (2 degrees of
+        freedom).
+    dt_shift : float
+        ``|t_bbp(dt/2) - t_bbp(dt)|`` on the base population (time discretisation).
     variants : dict
         ``t_bbp`` of every run: ``base``, ``dt/2``, ``seed+1``, ``m0=<m0_check>``, ``4S``.
     t, margin, lam_out, hard_edge : arrays
         The base run's spectrum times, BBP margin, outlier and hard edge (H4', NaN
         without one; Riemannian).
     returns : bool
-        Whether the margin turns positive again after t_bbp within t_max (the outlier
-        flickers around the edge: t_bbp is then the *first* merge and noise-limited).
+        Whether the outlier is back at the majority of the spectrum times of some window
+        after t_bbp within t_max (the margin stays within noise of 0: t_bbp is then the
+        first merge and noise-limited).
     params : dict
         The runs' parameters, with ``a`` (None: plain loss) and ``scheme``.
     """
@@ -117,6 +128,8 @@ class BBPTime(_RunLoss):
     hard_edge: np.ndarray
     returns: bool
     params: dict = field(default_factory=dict)
+    stat_error: float = math.nan
+    dt_shift: float = math.nan
 
     @property
     def m0_shift(self) -> float:
@@ -139,7 +152,7 @@ def _bbp_run(alpha, t_max, dt, n_samples, m0, seed, every, n_response, a, scheme
 def t_bbp(alpha: float, t_max: float = 3.0, dt: float = 0.02, n_samples: int = 8000,
           m0: float = _M0, m0_check: float = 1e-4, seed: int = 0, every: float = 0.05,
           n_response: int | None | str = "auto", a: float | None = None,
-          scheme: Scheme = "explicit") -> BBPTime:
+          scheme: Scheme = "explicit", smooth: float = SMOOTH_T_BBP) -> BBPTime:
     """Time at which the BBP outlier along w* merges with the bulk (T2), with refinements.
 
     Parameters
@@ -162,6 +175,9 @@ def t_bbp(alpha: float, t_max: float = 3.0, dt: float = 0.02, n_samples: int = 8
         Small initial overlaps (the m0 -> 0+ limit and its check).
     every : float
         Spacing of the spectrum times (the margin is interpolated between them).
+    smooth : float
+        Half width of the majority window relative to t (0: the raw first merge of
+        earlier versions).
     """
     alpha = _checks.positive("alpha", alpha)
     t_max = _checks.positive("t_max", t_max)
@@ -178,19 +194,46 @@ def t_bbp(alpha: float, t_max: float = 3.0, dt: float = 0.02, n_samples: int = 8
         f"m0={m0_check:g}": _bbp_run(dt=dt, m0=m0_check, seed=seed, **common),
     }
     runs["4S"] = _bbp_run(dt=dt, m0=m0, seed=seed + 2, **{**common, "n_samples": 4 * n_samples})
-    variants = {k: _first_merge(tr) for k, tr in runs.items()}
+    variants = {k: _first_merge(tr, smooth) for k, tr in runs.items()}
     base = runs["base"]
-    tb = variants["base"]
-    err = math.sqrt(sum((variants[k] - tb) ** 2 for k in ("dt/2", "seed+1", "4S")))
+    tb, stat, dt_shift, err = pool_t_bbp(variants)
     after = base.t > tb if math.isfinite(tb) else np.zeros(base.t.size, bool)
-    return BBPTime(alpha=alpha, t_bbp=tb, error=err if math.isfinite(err) else math.nan,
-                   variants=variants, t=base.t, margin=base.margin, lam_out=base.lam_out,
-                   hard_edge=base.hard_edge, returns=bool(np.any(base.margin[after] > 0)),
-                   params={"dt": dt, "m0": m0, "seed": seed, **common})
+    smoothed = base.presence(smooth)
+    return BBPTime(alpha=alpha, t_bbp=tb, error=err, variants=variants, t=base.t,
+                   margin=base.margin, lam_out=base.lam_out, hard_edge=base.hard_edge,
+                   returns=bool(np.any(smoothed[after] > 0)), stat_error=stat,
+                   dt_shift=dt_shift,
+                   params={"dt": dt, "m0": m0, "seed": seed, "smooth": smooth, **common})
 
 
-def _first_merge(traj) -> float:
-    tb = traj.t_bbp()
+# relative sizes of the independent populations of t_bbp's runs
+POOL_WEIGHTS = {"base": 1.0, "seed+1": 1.0, "4S": 4.0}
+
+
+def pool_t_bbp(variants: dict[str, float]) -> tuple[float, float, float, float]:
+    """t_BBP from the runs of :func:`t_bbp`: ``(value, stat_error, dt_shift, error)``.
+
+    ``value``: the mean of the independent populations ``base``, ``seed+1`` and ``4S``
+    weighted by their sizes (the Monte Carlo variance of a run's t_BBP goes as 1/S);
+    ``stat_error``: its standard error from their weighted scatter, ``sqrt(sum w (x -
+    mean)^2 / (2 sum w))``; ``dt_shift``: ``|variants["dt/2"] - variants["base"]|`` (same
+    seed); ``error = sqrt(stat_error^2 + dt_shift^2)``. Where some but not all of the three
+    merge within the horizon, ``value`` is the base run's and the errors are NaN; where
+    none does, ``value`` is ``inf``.
+    """
+    x = np.array([variants[k] for k in POOL_WEIGHTS])
+    w = np.array(list(POOL_WEIGHTS.values()))
+    if not np.all(np.isfinite(x)):
+        value = math.inf if not np.any(np.isfinite(x)) else float(variants["base"])
+        return value, math.nan, math.nan, math.nan
+    mean = float(np.sum(w * x) / w.sum())
+    stat = math.sqrt(float(np.sum(w * (x - mean) ** 2)) / ((x.size - 1) * w.sum()))
+    dt_shift = abs(variants["dt/2"] - variants["base"])
+    return mean, stat, dt_shift, math.hypot(stat, dt_shift)
+
+
+def _first_merge(traj, smooth: float) -> float:
+    tb = traj.t_bbp(smooth)
     return math.inf if math.isnan(tb) else tb
 
 

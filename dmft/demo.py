@@ -302,7 +302,7 @@ def _la_finite_t0(out: Path, size: dict, summary: dict) -> None:
 def _la_trajectories(out: Path, size: dict, summary: dict) -> None:
     from dmft.figures import figure_margin_along
     from dmft.solver import solve
-    from dmft.spectrum import spectrum_along
+    from dmft.spectrum import SMOOTH_T_BBP, spectrum_along
 
     times = np.linspace(0.0, size["t_max"], size["n_times"])
     trajs, rows = {}, {}
@@ -312,13 +312,14 @@ def _la_trajectories(out: Path, size: dict, summary: dict) -> None:
                     progress=size["progress"])
         traj = spectrum_along(sol, times)
         tb = traj.t_bbp()
-        present = np.array([st != "absent" for st in traj.status]) & (traj.margin > 0)
+        smoothed = traj.presence()
+        back = (traj.t > tb) & (smoothed > 0) if np.isfinite(tb) else np.zeros(times.size, bool)
         rows[f"{alpha:g}"] = {
             "t_bbp": tb, "margin_t0": float(traj.margin[0]), "margin_end": float(traj.margin[-1]),
             "t_end": float(traj.t[-1]), "G_end": float(sol.m[-1] / sol.m[0]),
-            "last_seen": float(traj.t[present][-1]) if present.any() else None,
-            "present_after_t_bbp": float(np.mean(present[traj.t > tb])) if np.isfinite(tb)
-            else None, "spectrum_dt": float(times[1] - times[0])}
+            "smooth": SMOOTH_T_BBP,
+            "back_after_t_bbp": float(np.mean(back[traj.t > tb])) if np.isfinite(tb) else None,
+            "spectrum_dt": float(times[1] - times[0])}
         trajs[alpha] = traj
     summary["trajectories"] = rows
     summary["S"], summary["t_max"] = size["S"], size["t_max"]
@@ -423,11 +424,12 @@ def _format_la(s: dict, out: str | Path) -> str:
     ]
     for alpha, r in s["trajectories"].items():
         if np.isfinite(r["t_bbp"] if r["t_bbp"] is not None else np.nan):
-            back = ("gone at every later time" if r["present_after_t_bbp"] == 0 else
-                    f"back at {100 * r['present_after_t_bbp']:.0f} % of later times, last at "
-                    f"t = {r['last_seen']:.3g}: margin near 0")
-            end = (f"t_BBP = {r['t_bbp']:.3g} (first merge, spectra every "
-                   f"{r['spectrum_dt']:.2g}; outlier {back})")
+            back = ("at no later time" if r["back_after_t_bbp"] == 0 else
+                    f"at {100 * r['back_after_t_bbp']:.0f} % of later times: margin within "
+                    "noise of 0")
+            end = (f"t_BBP = {r['t_bbp']:.3g} (outlier missing from the majority of the "
+                   f"spectra within +- {r['smooth']:g} t, spectra every "
+                   f"{r['spectrum_dt']:.2g}; majority back {back})")
         else:
             end = f"the outlier survives to t = {r['t_end']:g}"
         lines.append(

@@ -43,6 +43,7 @@ import numpy as np
 
 from dmft import _checks
 from dmft._bulk import DensityResult, Edge, EdgeKind, left_edge, right_edge, stieltjes
+from dmft._crossing import first_down_crossing, local_linear
 from dmft._curves import RESOLVE_SAMPLES, SpectrumCurves, resolved_mask, spectrum_curves
 from dmft._finite_n import FiniteNPicture, finite_n
 from dmft._outlier import (
@@ -408,6 +409,8 @@ def jackknife_se(full: float, replicates: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------------- trajectory
+# half width, relative to t, of the window of the majority rule of t_BBP (T2)
+SMOOTH_T_BBP = 0.3
 ERROR_FIELDS = ("hard_edge", "tail_start", "lowest_median", "lam_out", "overlap2", "width")
 
 
@@ -453,14 +456,32 @@ class SpectrumTrajectory:
     lowest_q84: np.ndarray | None = None
     errors: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def t_bbp(self) -> float:
-        """First time at which the outlier merges with the bulk (T2), NaN if it never does.
+    def presence(self, smooth: float = SMOOTH_T_BBP) -> np.ndarray:
+        """+1 where the outlier exists (status not ``"absent"`` and BBP margin > 0), -1
+        where not, smoothed by a local linear fit of half width ``smooth * t`` after a
+        running majority of three (:func:`dmft._crossing.local_linear`): the local excess
+        of spectrum times with the outlier over those without, in [-1, 1]."""
+        present = np.array([st != "absent" for st in self.status]) & (self.margin > 0)
+        return local_linear(self.t, np.where(present, 1.0, -1.0), smooth, robust=0)
 
-        The BBP margin ``max S_PV`` (see :class:`Outlier`) is linearly interpolated between
-        the last time with the outlier and the first without, so the result is not tied to
-        the grid of ``t`` (midpoint where the margin keeps its sign because the outlier was
-        rejected for a negative weight); ``t[0]`` if there is no outlier at the first time.
+    def t_bbp(self, smooth: float = SMOOTH_T_BBP) -> float:
+        """Time at which the outlier merges with the bulk (T2), NaN if it never does.
+
+        ``smooth > 0`` (default): the first time at which the outlier is missing from the
+        majority of the spectrum times within ``+- smooth * t`` (the zero of
+        :meth:`presence`, interpolated linearly). Only signs enter: every spectrum time
+        carries its own weight-law noise, with artefacts of the sample law (a positive
+        ``max S_PV`` with the outlier rejected, values of 40-100 for the plain loss whose
+        z has no lower end), and the raw first merge is the first downward fluctuation,
+        biased early where the margin approaches 0 slowly; the majority crosses where the
+        mean margin does (symmetric noise). Early times, where the margin moves fast, keep
+        their own values. ``smooth = 0``: the raw first merge (the last time with the
+        outlier and the first without, the margin linearly interpolated between them;
+        midpoint where the margin keeps its sign because the outlier was rejected for a
+        negative weight). ``t[0]`` if there is no outlier at the first time.
         """
+        if smooth > 0:
+            return first_down_crossing(self.t, self.presence(smooth), 0.0)
         present = np.array([st != "absent" for st in self.status]) & (self.margin > 0)
         gone = np.flatnonzero(~present)
         if gone.size == 0:

@@ -35,9 +35,11 @@ def _traj(t, margin):
 def test_t_bbp_interpolates_the_margin_between_grid_points():
     t = np.linspace(0, 1, 11)
     tr = _traj(t, 0.37 - t)  # linear margin: exact zero at 0.37
-    assert tr.t_bbp() == pytest.approx(0.37, abs=1e-12)
-    assert math.isnan(_traj(t, 1 + t).t_bbp())
-    assert _traj(t, -1 - t).t_bbp() == 0.0
+    assert tr.t_bbp(0.0) == pytest.approx(0.37, abs=1e-12)  # the raw rule interpolates
+    assert abs(tr.t_bbp() - 0.37) <= 0.1  # the majority rule: within one spectrum step
+    for smooth in (0.0, 0.3):
+        assert math.isnan(_traj(t, 1 + t).t_bbp(smooth))
+        assert _traj(t, -1 - t).t_bbp(smooth) == 0.0
 
 
 def test_rate_extrapolation_separates_algebraic_from_exponential_growth():
@@ -141,3 +143,37 @@ def test_reference_bbp_per_a_files():
     with pytest.raises(ValueError, match="holds the values of a"):
         reference_bbp(shipped_path("bbp_times", ".json", None), a=1.0)
     assert reference_bbp(a=np.inf)["a"] is None
+
+
+def test_pooled_t_bbp_is_unbiased_with_a_calibrated_error():
+    """:func:`pool_t_bbp` on synthetic variants: t_BBP of a population of S paths scattered
+    by sigma / sqrt(S / S_base) about the truth (base and seed+1: sigma; 4S: sigma / 2), no
+    time-step effect. The pooled mean is unbiased, its variance is sigma^2 / 6, and the
+    squared statistical error estimates that variance without bias (2 degrees of freedom)."""
+    from dmft.bbp import pool_t_bbp
+
+    rng = np.random.default_rng(11)
+    n, sigma, truth = 4000, 0.3, 1.7
+    vals, stat2 = [], []
+    for _ in range(n):
+        b, s1, s4 = truth + sigma * rng.normal(size=3) * np.array([1.0, 1.0, 0.5])
+        v, stat, dt_shift, err = pool_t_bbp({"base": b, "dt/2": b, "seed+1": s1, "4S": s4,
+                                             "m0=0.0001": b})
+        assert dt_shift == 0.0 and err == stat
+        vals.append(v)
+        stat2.append(stat**2)
+    vals, stat2 = np.array(vals), np.array(stat2)
+    var = sigma**2 / 6
+    assert abs(vals.mean() - truth) < 4 * math.sqrt(var / n)
+    assert abs(vals.var() / var - 1) < 4 * math.sqrt(2 / n)
+    # stat^2 ~ var * chi^2_2 / 2: its mean has relative standard error 1 / sqrt(n)
+    assert abs(stat2.mean() / var - 1) < 4 / math.sqrt(n)
+
+
+def test_pooled_t_bbp_where_populations_disagree_on_merging():
+    from dmft.bbp import pool_t_bbp
+
+    inf = math.inf
+    v = pool_t_bbp({"base": 1.0, "dt/2": 1.1, "seed+1": inf, "4S": 1.2})
+    assert v[0] == 1.0 and all(math.isnan(x) for x in v[1:])
+    assert pool_t_bbp({"base": inf, "dt/2": inf, "seed+1": inf, "4S": inf})[0] == inf

@@ -22,7 +22,7 @@ LAYERS: dict[str, int] = {
     "solver": 1, "_kernels": 1, "_farfield": 1, "_march": 1, "solution": 1,
     "simulate": 1, "hessian": 1, "problem": 1, "simulation_result": 1,
     "spectrum": 1, "_spectral_laws": 1, "_bulk": 1, "_outlier": 1, "_finite_n": 1,
-    "_quadrature_law": 1, "_curves": 1, "_smooth_law": 1,
+    "_quadrature_law": 1, "_curves": 1, "_smooth_law": 1, "_crossing": 0,
     # theory
     "thresholds": 2, "growth": 2, "bbp": 2,
     # validation: the only modules besides the top that run finite-N experiments
