@@ -148,11 +148,15 @@ def _check_c(text: str) -> None:
 
 
 def _check_e(text: str) -> None:
-    """t_BBP(6) read off the small DMFT trajectory vs the shipped reference run (S = 8000,
-    refinements in dt, seed and S): within 3 of the shipped error plus one grid step."""
+    """t_BBP(6) read off the notebook's DMFT trajectory (S = 8000, seed 0, dt = 0.02,
+    spectra every 0.05, to t = 0.6) against the shipped base run of data/bbp_times.json
+    (same population, to t = 3): a recomputation, equal up to one spectrum step (the
+    majority window at t ~ 0.3 is +- 0.1, far from either horizon). Not against the pooled
+    value: the plain loss's t_BBP moves with S (the 4x population merges first, THEORY T2),
+    so a run of another size is not an estimate of it."""
     t = float(re.search(r"t_BBP = ([0-9.]+)", text).group(1))
     ref = reference_bbp()["t_bbp"][6.0]
-    assert abs(t - ref["t"]) < 3 * ref["error"] + 0.05, (t, ref)
+    assert abs(t - ref["variants"]["base"]) < 0.05, (t, ref)
 
 
 CHECKS = {"a": _check_a, "c": _check_c, "e": _check_e}  # b and d: figures only
