@@ -112,7 +112,7 @@ def test_la_t_bbp_recomputes_the_shipped_base_run():
     explicit dt = 0.02, spectra every 0.05 to the shipped horizon; ~7 s) and compare
     with its entry in data/bbp_times_la1.json: a recomputation, equal up to one spectrum
     step. A smaller population is not a check of the shipped value: t_BBP of l_a moves
-    with S below S ~ 8000 (alpha = 4: 1.5 at S = 1000, 2.3 at 2000, 2.8 at 8000 and 32000;
+    with S below S ~ 8000 (alpha = 4, pooled: 1.5 at S = 1000, 2.65 at 2000, 2.84 at 8000;
     THEORY T2)."""
     from dmft.growth import loss_for
     from dmft.solver import solve
