@@ -233,9 +233,9 @@ def make_figures(out: str | Path = "dmft-figures", quick: bool = False,
 # ------------------------------------------------------------------ the paper's loss l_a
 A_PAPER = 0.01  # the normalised loss of the paper's group (issue 12)
 # one alpha per regime at a = 0.01: below alpha_BBP_init(0.01) = 2.85 (T1); above it with an
-# outlier that first merges into the bulk at t_BBP ~ 0.7 (T2; its margin then stays within
-# ~0.1 of 0, S = 8000); well above, the outlier survives and the overlap grows (measured on
-# the DMFT runs of figure_b_la and the demo, see their titles and summary)
+# outlier that merges into the bulk at t_BBP = 1.8 +- 0.5 (T2, data/bbp_times_la0.01.json;
+# 1.7 on the single run of figure_b_la and the demo); well above (6 > alpha_BBP_TS = 4.0),
+# the outlier survives and the overlap grows
 REGIME_ALPHAS_LA = (2.5, 3.5, 6.0)
 DT_LA = 0.01  # prox step (E5p): the explicit step needs dt ~ 1e-3 at a = 0.01 (solver docs)
 
