@@ -43,6 +43,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"  # the source of truth, ship
 GROWTH_ALPHAS = (4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0)
 # {alpha: horizon} of t_BBP, each horizon past the merge seen in a first look
 T_BBP_HORIZONS = {4.0: 3.0, 6.0: 3.0, 8.0: 3.0, 10.0: 4.0, 12.0: 8.0}
+T_BBP_SETTINGS = {"dt": 0.02, "n_samples": 8000}  # of the plain t_BBP runs
 TS_ALPHAS = (8.0, 9.0, 10.0, 11.0, 12.0, 13.0)
 # (N, alphas, runs, t_max, eta) of the measured success curves
 SUCCESS = [
@@ -108,7 +109,7 @@ def _tbbp_points(path: Path, alphas: dict, settings: dict, **kw) -> dict:
             continue
         t0 = time.perf_counter()
         r = t_bbp(al, t_max=horizon, dt=settings["dt"], n_samples=settings["n_samples"],
-                  every=0.05, **kw)
+                  every=params["every"], smooth=params["smooth"], **kw)
         out["t_bbp"][key] = _t_bbp_entry(r)
         print(f"alpha = {al:g}: t_BBP = {r.t_bbp:.3f} +- {r.error:.3f} {r.variants} "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -117,7 +118,7 @@ def _tbbp_points(path: Path, alphas: dict, settings: dict, **kw) -> dict:
 
 
 def _bbp(path: Path) -> None:
-    out = _tbbp_points(path, T_BBP_HORIZONS, {"dt": 0.02, "n_samples": 8000})
+    out = _tbbp_points(path, T_BBP_HORIZONS, T_BBP_SETTINGS)
     with ThreadPoolExecutor(1) as ex:
         ts = alpha_bbp_ts(TS_ALPHAS, t_max=10.0, n_samples=8000, executor=ex,
                           cache_dir=CACHE / "ts_cache",
@@ -262,7 +263,7 @@ def main() -> None:
     if args.part in ("bbp", "all"):
         _bbp(DATA / _data.BBP_TIMES)
     if args.part == "tbbp":
-        _tbbp_points(DATA / _data.BBP_TIMES, T_BBP_HORIZONS, {"dt": 0.02, "n_samples": 8000})
+        _tbbp_points(DATA / _data.BBP_TIMES, T_BBP_HORIZONS, T_BBP_SETTINGS)
     if args.part in ("success", "all"):
         _success(DATA, args.n)
 

@@ -182,6 +182,8 @@ def t_bbp(alpha: float, t_max: float = 3.0, dt: float = 0.02, n_samples: int = 8
     alpha = _checks.positive("alpha", alpha)
     t_max = _checks.positive("t_max", t_max)
     every = _checks.positive("every", every)
+    if _checks.finite("smooth", smooth) < 0:
+        raise ValueError(f"smooth must be >= 0 (0: the raw first merge), got {smooth!r}")
     if every < dt - 1e-12:
         raise ValueError(f"every={every} must be >= dt={dt}: spectra need solver times")
     a = _loss_a(a, scheme)
@@ -197,11 +199,10 @@ def t_bbp(alpha: float, t_max: float = 3.0, dt: float = 0.02, n_samples: int = 8
     variants = {k: _first_merge(tr, smooth) for k, tr in runs.items()}
     base = runs["base"]
     tb, stat, dt_shift, err = pool_t_bbp(variants)
-    after = base.t > tb if math.isfinite(tb) else np.zeros(base.t.size, bool)
-    smoothed = base.presence(smooth)
+    after = base.presence(smooth)[base.t > tb]  # empty when tb = inf
     return BBPTime(alpha=alpha, t_bbp=tb, error=err, variants=variants, t=base.t,
                    margin=base.margin, lam_out=base.lam_out, hard_edge=base.hard_edge,
-                   returns=bool(np.any(smoothed[after] > 0)), stat_error=stat,
+                   returns=bool(np.any(after > 0)), stat_error=stat,
                    dt_shift=dt_shift,
                    params={"dt": dt, "m0": m0, "seed": seed, "smooth": smooth, **common})
 

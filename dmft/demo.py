@@ -312,13 +312,12 @@ def _la_trajectories(out: Path, size: dict, summary: dict) -> None:
                     progress=size["progress"])
         traj = spectrum_along(sol, times)
         tb = traj.t_bbp()
-        smoothed = traj.presence()
-        back = (traj.t > tb) & (smoothed > 0) if np.isfinite(tb) else np.zeros(times.size, bool)
+        after = traj.presence()[traj.t > tb] if np.isfinite(tb) else None
         rows[f"{alpha:g}"] = {
             "t_bbp": tb, "margin_t0": float(traj.margin[0]), "margin_end": float(traj.margin[-1]),
             "t_end": float(traj.t[-1]), "G_end": float(sol.m[-1] / sol.m[0]),
             "smooth": SMOOTH_T_BBP,
-            "back_after_t_bbp": float(np.mean(back[traj.t > tb])) if np.isfinite(tb) else None,
+            "back_after_t_bbp": float(np.mean(after > 0)) if after is not None else None,
             "spectrum_dt": float(times[1] - times[0])}
         trajs[alpha] = traj
     summary["trajectories"] = rows

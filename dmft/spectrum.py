@@ -457,12 +457,15 @@ class SpectrumTrajectory:
     errors: dict[str, np.ndarray] = field(default_factory=dict)
 
     def presence(self, smooth: float = SMOOTH_T_BBP) -> np.ndarray:
-        """+1 where the outlier exists (status not ``"absent"`` and BBP margin > 0), -1
-        where not, smoothed by a local linear fit of half width ``smooth * t`` after a
-        running majority of three (:func:`dmft._crossing.local_linear`): the local excess
-        of spectrum times with the outlier over those without, in [-1, 1]."""
-        present = np.array([st != "absent" for st in self.status]) & (self.margin > 0)
-        return local_linear(self.t, np.where(present, 1.0, -1.0), smooth, robust=0)
+        """+1 where the outlier exists (:meth:`_present`), -1 where not, smoothed by a local
+        linear fit of half width ``smooth * t`` after a running majority of three
+        (:func:`dmft._crossing.local_linear`): the local excess of spectrum times with the
+        outlier over those without, in [-1, 1]."""
+        return local_linear(self.t, np.where(self._present(), 1.0, -1.0), smooth)
+
+    def _present(self) -> np.ndarray:
+        """Where the outlier exists: status not ``"absent"`` and BBP margin > 0."""
+        return np.array([st != "absent" for st in self.status]) & (self.margin > 0)
 
     def t_bbp(self, smooth: float = SMOOTH_T_BBP) -> float:
         """Time at which the outlier merges with the bulk (T2), NaN if it never does.
@@ -480,10 +483,12 @@ class SpectrumTrajectory:
         midpoint where the margin keeps its sign because the outlier was rejected for a
         negative weight). ``t[0]`` if there is no outlier at the first time.
         """
+        smooth = _checks.finite("smooth", smooth)
+        if smooth < 0:
+            raise ValueError(f"smooth must be >= 0 (0: the raw first merge), got {smooth!r}")
         if smooth > 0:
-            return first_down_crossing(self.t, self.presence(smooth), 0.0)
-        present = np.array([st != "absent" for st in self.status]) & (self.margin > 0)
-        gone = np.flatnonzero(~present)
+            return first_down_crossing(self.t, self.presence(smooth))
+        gone = np.flatnonzero(~self._present())
         if gone.size == 0:
             return math.nan
         k = int(gone[0])

@@ -81,6 +81,8 @@ def test_t_bbp_rejects_bad_input():
         t_bbp(6.0, dt=0.02, every=0.01)
     with pytest.raises(ValueError, match="alpha"):
         t_bbp(-1.0)
+    with pytest.raises(ValueError, match="smooth"):
+        t_bbp(6.0, smooth=-0.3)
 
 
 def test_root_linear_uses_the_last_upward_crossing():

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from dmft._crossing import first_down_crossing, local_linear
-from dmft.spectrum import SMOOTH_T_BBP, SpectrumTrajectory
+from dmft.spectrum import SpectrumTrajectory
 
 T = np.arange(0.0, 3.0 + 1e-9, 0.05)  # the spectrum grid of dmft.bbp.t_bbp
 T_TRUE = 1.6
@@ -36,7 +36,8 @@ def test_local_linear_reproduces_a_straight_line_exactly():
     y = 2.0 - 0.7 * T
     for rel in (0.05, 0.2, 1.0, 10.0):
         assert np.allclose(local_linear(T, y, rel), y, atol=1e-12)
-    assert first_down_crossing(T, y, 0.3) == pytest.approx(2.0 / 0.7, abs=1e-12)
+    assert first_down_crossing(T, local_linear(T, y, 0.3)) == pytest.approx(2.0 / 0.7,
+                                                                 abs=1e-12)
 
 
 def test_majority_rule_is_unbiased_where_the_raw_first_merge_comes_early():
@@ -86,4 +87,8 @@ def test_edge_cases():
     y = _margin(T)
     y[[3, 20]] = np.nan  # non-finite margins count as no outlier; isolated: no effect
     assert _traj(y).t_bbp() == _traj(_margin(T)).t_bbp()
-    assert math.isnan(first_down_crossing(T[:0], T[:0], SMOOTH_T_BBP))
+    assert math.isnan(first_down_crossing(T[:0], T[:0]))
+    with pytest.raises(ValueError, match="smooth"):
+        _traj(y).t_bbp(-0.1)
+    with pytest.raises(ValueError, match="smooth"):
+        _traj(y).t_bbp(float("nan"))

@@ -17,12 +17,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "dmft"
 LAYERS: dict[str, int] = {
     # bottom: model, files, utilities
     "dmft": 0, "_checks": 0, "_io": 0, "losses": 0, "_data": 0, "stats": 0, "sweeps": 0,
-    "_memory": 0, "moreau": 0,
+    "_memory": 0, "moreau": 0, "_crossing": 0,
     # middle, side by side (see GROUPS)
     "solver": 1, "_kernels": 1, "_farfield": 1, "_march": 1, "solution": 1,
     "simulate": 1, "hessian": 1, "problem": 1, "simulation_result": 1,
     "spectrum": 1, "_spectral_laws": 1, "_bulk": 1, "_outlier": 1, "_finite_n": 1,
-    "_quadrature_law": 1, "_curves": 1, "_smooth_law": 1, "_crossing": 0,
+    "_quadrature_law": 1, "_curves": 1, "_smooth_law": 1,
     # theory
     "thresholds": 2, "growth": 2, "bbp": 2,
     # validation: the only modules besides the top that run finite-N experiments
