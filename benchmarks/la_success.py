@@ -20,7 +20,11 @@ Run (defaults = the shipped data; about 30 min on one free core)::
         --curve 2000 10 3.25,3.5,3.75,4.0  # N = 2000: another ~30 min
 
 ``--curve N T_MAX ALPHAS`` may be repeated; ``--no-dmft`` reads the predictor from the JSON
-file instead of solving. One process
+file instead of solving. ``--shipped`` reads the curves from ``--out`` and solves only the
+``--dmft-extra`` points, merged into the shipped predictor (the N = 4000 points)::
+
+    python benchmarks/la_success.py --shipped --dmft-extra 4.0 0.01 --dmft-extra 4.5 0.01 ...
+ One process
 (serial executor): the machine is shared. Points are cached in ``--cache-dir``.
 """
 
@@ -77,12 +81,18 @@ def _args() -> argparse.Namespace:
     p.add_argument("--dmft-t-max", type=float, default=10.0)
     p.add_argument("--dmft-samples", type=int, default=4000)
     p.add_argument("--no-dmft", action="store_true")
+    p.add_argument("--shipped", action="store_true",
+                   help="read the curves from --out; solve only --dmft-extra, merged into "
+                        "the shipped predictor")
     p.add_argument("--out", type=Path, default=DATA)
     p.add_argument("--cache-dir", default=str(Path(tempfile.gettempdir()) / "dmft_la_success"))
     return p.parse_args()
 
 
 def _curves(args, loss) -> list[SuccessCurve]:
+    if args.shipped:
+        paths = sorted(args.out.glob(f"success_la{args.a:g}_N*.npz"))
+        return sorted((SuccessCurve.load(p) for p in paths), key=lambda c: c.N)
     out = []
     for N, t_max, alphas in args.curve or DEFAULT_CURVES:
         t0 = time.perf_counter()
@@ -125,18 +135,26 @@ def _merge(pred: DmftSuccessPrediction, extra: DmftSuccessPrediction) -> DmftSuc
 def _dmft(args, loss) -> DmftSuccessPrediction:
     t0 = time.perf_counter()
     kw = {"dt": 0.01, "n_samples": args.dmft_samples, "loss": loss, "scheme": "prox"}
-    pred = dmft_success_prediction(args.dmft_alphas, args.dmft_m0s, args.dmft_t_max, **kw)
+    path = args.out / f"success_la{args.a:g}_dmft.json"
+    if args.shipped:
+        pred = _shipped_prediction(path)
+        if pred is None:
+            raise SystemExit(f"--shipped: no predictor at {path}")
+    else:
+        pred = dmft_success_prediction(args.dmft_alphas, args.dmft_m0s, args.dmft_t_max, **kw)
     for alpha, m0 in args.dmft_extra if args.dmft_extra is not None else DEFAULT_EXTRA:
         pred = _merge(pred, dmft_success_prediction([alpha], [m0], args.dmft_t_max, **kw))
     print(f"DMFT predictor: {time.perf_counter() - t0:.0f} s; t_hit (rows alpha "
           f"{pred.alphas.tolist()}, cols m0 {pred.m0s.tolist()}):\n{np.round(pred.t_hit, 2)}")
-    (args.out / f"success_la{args.a:g}_dmft.json").write_text(json.dumps({
+    tmp = path.with_suffix(".json.tmp")  # atomic: an interrupt keeps the old file
+    tmp.write_text(json.dumps({
         "kind": "dmft-success-prediction", "alphas": pred.alphas.tolist(),
         "m0s": pred.m0s.tolist(), "t_hit": [[_encode(x) for x in row]
                                              for row in pred.t_hit.tolist()],
         "t_max": pred.t_max, "dt": pred.dt, "n_samples": pred.n_samples, "seed": pred.seed,
         "success_threshold": pred.success_threshold, "loss": pred.loss,
         "scheme": pred.scheme}, indent=1))
+    tmp.replace(path)
     return pred
 
 
