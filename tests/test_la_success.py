@@ -87,3 +87,25 @@ def test_fresh_seed_agrees_with_the_shipped_rate_within_binomial_allowance(shipp
     low, high = difference_interval(int(new.successes[0]), runs, k_old, int(shipped.trials[i]),
                                     confidence=0.99)
     assert low <= 0.0 <= high, (alpha, new.successes[0], k_old)
+
+
+def test_shipped_dmft_predictor_point_is_recomputed_with_another_seed():
+    """One point of the shipped non-linear DMFT predictor (``data/success_la0.01_dmft.json``,
+    alpha = 4.5, m0 = 0.06, shipped t_hit = 1.87, seed 0) against a fresh solve with another
+    seed: the first time with m > 0.9 agrees within 3 standard errors of m translated into
+    time (m_sem / (dm/dt) at the crossing) plus one step either side."""
+    import json
+
+    from dmft.solver import solve
+
+    d = json.loads((_data.data_dir() / f"success_la{A:g}_dmft.json").read_text())
+    i, j = d["alphas"].index(4.5), d["m0s"].index(0.06)
+    t_ship = d["t_hit"][i][j]
+    sol = solve(4.5, 0.06, t_ship + 0.6, dt=d["dt"], n_samples=d["n_samples"], seed=7,
+                loss=get_loss(d["loss"]), n_response=None, scheme=d["scheme"])
+    assert sol.status == 0, sol.message
+    k = int(np.argmax(sol.m > d["success_threshold"]))
+    assert k > 0, "m never crossed the threshold"
+    slope = (sol.m[k] - sol.m[k - 1]) / (sol.t[k] - sol.t[k - 1])
+    tol = 3 * float(np.hypot(sol.m_sem[k], sol.m_sem[k])) / slope + 2 * d["dt"]
+    assert abs(sol.t[k] - t_ship) <= tol, (sol.t[k], t_ship, tol)
