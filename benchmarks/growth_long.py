@@ -16,6 +16,11 @@ Run (defaults = the shipped data; about 20 min per alpha on one core beside anot
 
     python benchmarks/growth_long.py --out /tmp/g100
     python benchmarks/growth_long.py --combine data/growth_factor_t100.npz --out /tmp/g100
+
+The growth route against S (``data/plain_growth_s_scan.json``): one folder per S, e.g.
+``--alphas 12 13 --t-max 50 --samples S --every 5 --out g50_S<S>`` for S = 8000, 32000,
+128000 (and ``--alphas 14 --t-max 25``), then ``--scan-json data/plain_growth_s_scan.json
+--scan-dirs g50_S8000 ...``.
 """
 
 from __future__ import annotations
@@ -78,6 +83,38 @@ def _combine(args) -> None:
     print(f"wrote {args.combine}")
 
 
+def _scan_json(args) -> None:
+    """The per-alpha files of several ``--out`` folders (e.g. one per S) in one JSON: per run
+    alpha, S, seed, t_max, log G and G_sem/G every unit of time, and d log G/dt per window
+    of 10 (the growth route of alpha_BBP_TS against S, THEORY T3)."""
+    import json
+
+    runs = []
+    for folder in args.scan_dirs:
+        for path in sorted(folder.glob("growth_long_alpha*.npz")):
+            arrays, meta = load_npz(path, kind="reference-growth")
+            t, G, sem = arrays["t"], arrays["G"][0], arrays["G_sem"][0]
+            k = np.unique(np.searchsorted(t, np.arange(0.0, t[-1] + 1e-9, 1.0)))
+            rates = {}
+            for w0 in range(10, int(t[-1] + 1e-9), 10):
+                w = (t >= w0) & (t <= w0 + 10)
+                rates[f"{w0}-{w0 + 10}"] = float(np.polyfit(t[w], np.log(G[w]), 1)[0])
+            runs.append({"alpha": float(arrays["alphas"][0]), "S": meta["n_samples"],
+                         "seed": meta["seed"], "n_groups": meta["n_groups"],
+                         "n_response": meta["n_response"], "t_max": meta["t_max"],
+                         "dt": meta["dt"], "seconds": meta["seconds"],
+                         "t": t[k].tolist(), "log_G": np.log(G[k]).tolist(),
+                         "rel_sem": (sem[k] / G[k]).tolist(), "rate_per_window": rates})
+    runs.sort(key=lambda r: (r["alpha"], r["S"]))
+    tmp = args.scan_json.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"kind": "plain-growth-s-scan", "runs": runs}, indent=1))
+    tmp.replace(args.scan_json)  # atomic
+    for r in runs:
+        print(f"alpha {r['alpha']:g} S {r['S']}: d log G/dt "
+              + ", ".join(f"[{w}] {v:.2f}" for w, v in r["rate_per_window"].items()))
+    print(f"wrote {args.scan_json}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--alphas", type=float, nargs="+", default=[12.0, 14.0])
@@ -90,7 +127,13 @@ def main() -> None:
     p.add_argument("--every", type=int, default=10, help="keep every k-th time point")
     p.add_argument("--out", type=Path, default=Path("growth_long"))
     p.add_argument("--combine", type=Path, help="merge the per-alpha files into this file")
+    p.add_argument("--scan-json", type=Path,
+                   help="collect the per-alpha files of --scan-dirs into this JSON")
+    p.add_argument("--scan-dirs", type=Path, nargs="+", default=[])
     args = p.parse_args()
+    if args.scan_json:
+        _scan_json(args)
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     if args.combine:
         _combine(args)

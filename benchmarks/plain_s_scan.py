@@ -10,6 +10,10 @@ shipped alpha_BBP_TS = 12.1). Per run it records the fraction of times with the 
 the median margin, and the lowest sampled weight z_min (the plain z = 3h^2 - y has no lower
 end, so z_min falls with S: the sample law's left edge follows it).
 
+``--summary [MORE ...]`` prints, per (alpha, S), the presence fraction and median margin of each
+estimator (mean and seed-to-seed sd over the seeds run), the median over seeds of each
+run's median z_min over the window and of its lowest z_min.
+
 Resumable: the JSON at ``--out`` holds one entry per finished run and is rewritten
 atomically after each; a rerun skips the entries present.
 
@@ -69,6 +73,30 @@ def _run(alpha: float, S: int, seed: int, args) -> dict:
     return row
 
 
+def _sd(x: np.ndarray) -> str:
+    return f"{np.std(x, ddof=1):.2f}" if x.size > 1 else "-"
+
+
+def summary(rows: list[dict], estimators) -> None:
+    """Per (alpha, S): presence fraction and median margin, mean and sd over seeds."""
+    keys = sorted({(r["alpha"], r["S"]) for r in rows})
+    print(f"{'alpha':>5} {'S':>7} {'seeds':>5} " + " ".join(
+        f"{e + ' present':>16} {e + ' margin':>15}" for e in estimators)
+          + f" {'z_min':>6} {'lowest':>6}")
+    for alpha, S in keys:
+        sel = [r for r in rows if r["alpha"] == alpha and r["S"] == S]
+        cells = []
+        for e in estimators:
+            f = np.array([r[e]["fraction"] for r in sel if e in r])
+            m = np.array([r[e]["median_margin"] for r in sel if e in r])
+            cells.append(f"{f.mean():>9.2f} +- {_sd(f):>4} {m.mean():>+8.2f} +- {_sd(m):>4}"
+                         if f.size else f"{'-':>16} {'-':>15}")
+        zmin = np.median([np.median(r["z_min"]) for r in sel])
+        lowest = np.median([np.min(r["z_min"]) for r in sel])
+        print(f"{alpha:>5g} {S:>7d} {len(sel):>5d} " + " ".join(cells)
+              + f" {zmin:>6.1f} {lowest:>6.1f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--alphas", type=float, nargs="+", default=[12.0, 14.0, 16.0])
@@ -82,8 +110,15 @@ def main() -> None:
     p.add_argument("--estimators", nargs="+", default=["bins", "kde"],
                    choices=("bins", "kde"))
     p.add_argument("--out", type=Path, default=Path("plain_s_scan.json"))
+    p.add_argument("--summary", nargs="*", type=Path, metavar="MORE",
+                   help="print the table of --out (and of the MORE files, runs of parallel "
+                        "jobs) and stop")
     args = p.parse_args()
     rows = json.loads(args.out.read_text())["runs"] if args.out.is_file() else []
+    if args.summary is not None:
+        summary(rows + [r for f in args.summary for r in json.loads(f.read_text())["runs"]],
+                args.estimators)
+        return
     done = {(r["alpha"], r["S"], r["seed"]) for r in rows}
     for S in args.samples:
         for seed in args.seeds:

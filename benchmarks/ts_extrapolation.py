@@ -222,6 +222,8 @@ def fit(args) -> None:
                                "late_means": {f"{k:g}": v for k, v in r[5].items()},
                                "t": r[6].tolist(), "margin": r[7].tolist(),
                                "margin_sem": r[8].tolist()} for r in table]}
+        if args.caveat:
+            payload["caveat"] = args.caveat
         tmp = Path(str(args.json) + ".tmp")
         tmp.write_text(_io.dumps_strict(payload, indent=1))
         tmp.replace(args.json)  # atomic
@@ -285,6 +287,9 @@ def main() -> None:
     f.add_argument("--t-fit", type=float, default=10.0)
     f.add_argument("--plot", default="")
     f.add_argument("--json", default="", help="write the table and fit here (atomic)")
+    f.add_argument("--caveat", default="",
+                   help="what the value is not, in words (stored as 'caveat'; `dmft "
+                        "thresholds` prints it; the plain loss's, THEORY T3)")
     f.add_argument("--horizon-sys", action="store_true",
                    help="add the distance between the extrapolated root and the root at the "
                         "longest finite horizon to the error (when gamma is not constrained)")

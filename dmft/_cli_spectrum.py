@@ -65,6 +65,8 @@ def _shipped_ts(a: float | None) -> dict:
            "alpha_bbp_ts_source": f"shipped {ts['source']}",
            "alpha_bbp_ts_horizon": ts["horizon"],
            "alpha_bbp_ts_finite_horizon": ts["finite_horizon"]}
+    if ts["caveat"]:
+        out["alpha_bbp_ts_caveat"] = ts["caveat"]
     if value is None or not np.isfinite(value):  # the file says why (data/README.md)
         out["alpha_bbp_ts_note"] = (f"{ts['source']} holds no finite alpha_BBP_TS (see "
                                     "data/README.md)")
@@ -125,6 +127,8 @@ def _thresholds_handler(args: argparse.Namespace) -> int:
           f"({out['alpha_bbp_ts_source']}; {out.get('alpha_bbp_ts_horizon', 'recomputed')})"
           if ts is not None and np.isfinite(ts)
           else f"alpha_BBP_TS: {out['alpha_bbp_ts_note']}")
+    if "alpha_bbp_ts_caveat" in out:
+        print(f"  caveat: {out['alpha_bbp_ts_caveat']}")
     return 0
 
 

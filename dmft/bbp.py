@@ -465,8 +465,9 @@ def shipped_alpha_bbp_ts(a: float | None = None) -> dict:
     -------
     dict
         ``value``, ``error``, ``source`` (the file), ``horizon`` (``"t -> infinity"`` or the
-        finite window) and ``finite_horizon`` (``[value, error]`` of :func:`reference_bbp`,
-        or None when no such file is shipped).
+        finite window), ``finite_horizon`` (``[value, error]`` of :func:`reference_bbp`,
+        or None when no such file is shipped) and ``caveat`` (the file's ``caveat`` entry:
+        what the value is not, in words, e.g. not converged in S; None when it has none).
 
     Raises
     ------
@@ -486,7 +487,9 @@ def shipped_alpha_bbp_ts(a: float | None = None) -> dict:
             raise missing from None
         name = _data.per_a_file("bbp_times", ".json", a)
         return {"value": finite[0], "error": finite[1], "source": f"data/{name}",
-                "horizon": "late window t <= 10", "finite_horizon": finite}
-    value, error = json.loads(path.read_text())["alpha_bbp_ts"]
+                "horizon": "late window t <= 10", "finite_horizon": finite, "caveat": None}
+    doc = json.loads(path.read_text())
+    value, error = doc["alpha_bbp_ts"]
     return {"value": value, "error": error, "source": f"data/{path.name}",
-            "horizon": "t -> infinity (extrapolated)", "finite_horizon": finite}
+            "horizon": "t -> infinity (extrapolated)", "finite_horizon": finite,
+            "caveat": doc.get("caveat")}

@@ -130,6 +130,20 @@ def test_thresholds_cli_reports_the_shipped_alpha_bbp_ts(capsys):
     assert out["alpha_bbp_ts_finite_horizon"] == finite
     assert out["alpha_bbp_init"] < out["alpha_bbp_ts"]
     assert "alpha_bbp_ts_note" not in out
+    assert "alpha_bbp_ts_caveat" not in out  # the l_a value is converged in S (THEORY T2)
+
+
+def test_plain_shipped_ts_carries_the_files_caveat():
+    """The plain loss's shipped alpha_BBP_TS comes with the file's ``caveat`` (the margin
+    route is not converged in S, THEORY T3), which `dmft thresholds` reports."""
+    import json
+
+    from dmft._cli_spectrum import _shipped_ts
+    from dmft._data import data_dir
+
+    caveat = json.loads((data_dir() / "bbp_ts_extrapolated.json").read_text())["caveat"]
+    assert "S" in caveat and len(caveat) > 40
+    assert _shipped_ts(None)["alpha_bbp_ts_caveat"] == caveat
 
 
 def test_thresholds_cli_without_shipped_ts_says_so(capsys):

@@ -107,3 +107,27 @@ def _recompute(name: str) -> None:
     # allowance is that of two independent estimates, |z| < 3 with the stored jackknife s.e.
     new = _pooled_kde_margin(sol, loss, alpha, t1)
     assert abs(new - row["margin"][0]) <= 3 * np.sqrt(2) * row["margin_sem"][0], new
+
+
+def test_plain_s_scan_first_time_is_recomputed():
+    """``data/plain_late_outlier_s_scan.json`` (``benchmarks/plain_s_scan.py``): the first
+    spectrum time (t = 5) of the S = 8000, alpha = 14, seed 0 run recomputed from scratch
+    (same seed, paths, step, response paths; the solver's prefix to t = 5): the lowest
+    sampled weight to round-off, the binned-law margin within 0.05 (histogram edges move
+    with the last bits) and the same presence."""
+    d = _load("plain_late_outlier_s_scan.json")
+    run = next(r for r in d["runs"] if (r["alpha"], r["S"], r["seed"]) == (14.0, 8000, 0))
+    p, t0 = d["params"], run["t"][0]
+    sol = solve(14.0, 0.0, t0, dt=p["dt"], n_samples=8000, seed=0, sample_times=[t0],
+                n_groups=4, n_response=p["response"], progress=False)
+    assert sol.status == 0, sol.message
+    loss = get_loss(sol.loss)
+    h, hs = sol.h_samples[0], sol.h_star
+    z = loss.fp(h, sol.y)
+    assert z.min() == pytest.approx(run["z_min"][0], abs=1e-8)
+    i = int(np.argmin(np.abs(sol.t - t0)))
+    law = WeightLaw.from_samples(z, hs / np.sqrt(np.mean(hs**2)), 14.0,
+                                 float(np.mean(sol.mu_groups[:, i])), 0.0, t=t0)
+    out = law.outlier()
+    assert out.margin == pytest.approx(run["bins"]["margin"][0], abs=0.05)
+    assert (out.status != "absent" and out.margin > 0) == run["bins"]["present"][0]
