@@ -251,7 +251,10 @@ def _phase_reference(out: Path, size: dict, summary: dict) -> None:
     figure_d().savefig(out / "success.png", dpi=120)
     best = shipped_alpha_bbp_ts()
     summary["alpha_bbp_ts_reference"] = [best["value"], best["error"]]
-    summary["alpha_bbp_ts_source"] = f"{best['source']}, {best['horizon']}"
+    summary["alpha_bbp_ts_source"] = (f"{best['source']}, {best['horizon']}"
+                                      + ("; a finite-S value, THEORY T3" if best["caveat"]
+                                         else ""))
+    summary["alpha_bbp_ts_caveat"] = best["caveat"]
 
 
 _PHASES = (_phase_t0, _phase_validation, _phase_growth, _phase_trajectory, _phase_reference)

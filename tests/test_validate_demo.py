@@ -130,6 +130,8 @@ def test_demo_quick_plain_runs_end_to_end(tmp_path, capsys):
         assert (tmp_path / name).stat().st_size > 0
     out = capsys.readouterr().out
     assert "alpha_alg" in out and "plain" in out.splitlines()[0]
+    # the shipped plain alpha_BBP_TS is a finite-S value (THEORY T3): said, not hidden
+    assert summary["alpha_bbp_ts_caveat"] and "finite-S value" in out
 
 
 def test_phase_diagram_and_success_figures_from_cached_data():
