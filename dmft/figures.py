@@ -60,8 +60,11 @@ def figure_a():
     thr = invert_growth(Ns, np.array([x.alpha for x in g]), np.array([x.log_G_max for x in g]),
                         np.array([x.log_G_max_sem for x in g]))
     bbp, ts = reference_bbp(), shipped_alpha_bbp_ts()
+    title = ("plain loss; alpha_BBP_TS band: the S = 2e4 value, which rises with S (THEORY T3)"
+             if ts["caveat"] else None)
     return plotting.plot_phase_diagram(thr, alpha_bbp_init(n_quads=(64, 128)).alpha,
-                                       t_bbp=bbp["t_bbp"], alpha_ts=(ts["value"], ts["error"]))
+                                       t_bbp=bbp["t_bbp"], alpha_ts=(ts["value"], ts["error"]),
+                                       title=title)
 
 
 def figure_d(m_escape: float = 0.5):
@@ -500,7 +503,8 @@ def figure_phase_diagram(quick: bool = False, progress: bool = False):
                label="plain loss (a = inf): alpha_BBP_init")
     ax.axhline(plain_ts[0], color="C4", ls="--", lw=1,
                label=f"plain loss (a = inf): alpha_BBP_TS = {plain_ts[0]:.1f} +- "
-               f"{plain_ts[1]:.1f}")
+               f"{plain_ts[1]:.1f}" + (" (S = 2e4; rises with S, THEORY T3)"
+                                       if best["caveat"] else ""))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("a (l_a = (h^2 - y)^2 / (4 (a + y)))")
