@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dmft._io import load_npz, save_npz
+from dmft._io import load_npz, save_npz, save_text
 from dmft.growth import growth_factor
 
 
@@ -106,9 +106,8 @@ def _scan_json(args) -> None:
                          "t": t[k].tolist(), "log_G": np.log(G[k]).tolist(),
                          "rel_sem": (sem[k] / G[k]).tolist(), "rate_per_window": rates})
     runs.sort(key=lambda r: (r["alpha"], r["S"]))
-    tmp = args.scan_json.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"kind": "plain-growth-s-scan", "runs": runs}, indent=1))
-    tmp.replace(args.scan_json)  # atomic
+    save_text(args.scan_json, json.dumps({"kind": "plain-growth-s-scan", "runs": runs},
+                                         indent=1))
     for r in runs:
         print(f"alpha {r['alpha']:g} S {r['S']}: d log G/dt "
               + ", ".join(f"[{w}] {v:.2f}" for w, v in r["rate_per_window"].items()))

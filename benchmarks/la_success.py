@@ -20,12 +20,11 @@ Run (defaults = the shipped data; about 30 min on one free core)::
         --curve 2000 10 3.25,3.5,3.75,4.0  # N = 2000: another ~30 min
 
 ``--curve N T_MAX ALPHAS`` may be repeated; ``--no-dmft`` reads the predictor from the JSON
-file instead of solving. ``--shipped`` reads the curves from ``--out`` and solves only the
-``--dmft-extra`` points, merged into the shipped predictor (the N = 4000 points)::
+file instead of solving. One process (serial executor): the machine is shared. Points are
+cached in ``--cache-dir``. ``--shipped`` reads the curves from ``--out`` and solves only
+the ``--dmft-extra`` points, merged into the shipped predictor (the N = 4000 points)::
 
     python benchmarks/la_success.py --shipped --dmft-extra 4.0 0.01 --dmft-extra 4.5 0.01 ...
- One process
-(serial executor): the machine is shared. Points are cached in ``--cache-dir``.
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dmft._io import save_text
 from dmft._quadrature_law import NormalisedLaw, alpha_bbp_init_bounded
 from dmft.losses import get_loss
 from dmft.success import (
@@ -146,15 +146,13 @@ def _dmft(args, loss) -> DmftSuccessPrediction:
         pred = _merge(pred, dmft_success_prediction([alpha], [m0], args.dmft_t_max, **kw))
     print(f"DMFT predictor: {time.perf_counter() - t0:.0f} s; t_hit (rows alpha "
           f"{pred.alphas.tolist()}, cols m0 {pred.m0s.tolist()}):\n{np.round(pred.t_hit, 2)}")
-    tmp = path.with_suffix(".json.tmp")  # atomic: an interrupt keeps the old file
-    tmp.write_text(json.dumps({
+    save_text(path, json.dumps({  # atomic: an interrupt keeps the old file
         "kind": "dmft-success-prediction", "alphas": pred.alphas.tolist(),
         "m0s": pred.m0s.tolist(), "t_hit": [[_encode(x) for x in row]
                                              for row in pred.t_hit.tolist()],
         "t_max": pred.t_max, "dt": pred.dt, "n_samples": pred.n_samples, "seed": pred.seed,
         "success_threshold": pred.success_threshold, "loss": pred.loss,
         "scheme": pred.scheme}, indent=1))
-    tmp.replace(path)
     return pred
 
 

@@ -3,15 +3,16 @@
 For each (alpha, S, seed) of the grid: the m = 0 DMFT (:func:`dmft.solver.solve`, plain
 loss, explicit step) to ``--t-max`` with S paths (``--response`` of them for M_R, as the
 shipped alpha_BBP_TS runs), and at every ``--every`` in ``[--t-from, --t-max]`` the BBP
-outlier (H6) of the pooled sample law (H2; ``g = h* / rms(h*)`` at m = 0) for each law
-estimator of ``--estimators`` (``bins``: histogram; ``kde``: the smooth law behind the
-shipped alpha_BBP_TS = 12.1). Per run it records the fraction of times with the outlier
-(status not absent and margin > 0, as :meth:`dmft.spectrum.SpectrumTrajectory._present`),
-the median margin, and the lowest sampled weight z_min (the plain z = 3h^2 - y has no lower
-end, so z_min falls with S: the sample law's left edge follows it).
+outlier (H6) of the pooled sample law (H2, :meth:`dmft.spectrum.WeightLaw.from_solution`;
+at m = 0 ``g = h* / rms(h*)``) for each law estimator of ``--estimators`` (``bins``:
+histogram; ``kde``: the smooth law behind the shipped alpha_BBP_TS = 12.1). Per run it
+records the fraction of times with the outlier (status not absent and margin > 0, as
+:meth:`dmft.spectrum.SpectrumTrajectory._present`), the median margin, and the lowest
+sampled weight z_min (the plain z = 3h^2 - y has no lower end, so z_min falls with S: the
+sample law's left edge follows it).
 
-``--summary [MORE ...]`` prints, per (alpha, S), the presence fraction and median margin of each
-estimator (mean and seed-to-seed sd over the seeds run), the median over seeds of each
+``--summary [MORE ...]`` prints, per (alpha, S), the presence fraction and median margin of
+each estimator (mean and seed-to-seed sd over the seeds run), the median over seeds of each
 run's median z_min over the window and of its lowest z_min.
 
 Resumable: the JSON at ``--out`` holds one entry per finished run and is rewritten
@@ -34,20 +35,15 @@ from pathlib import Path
 
 import numpy as np
 
+from dmft._io import save_text
 from dmft.losses import get_loss
 from dmft.solver import solve
 from dmft.spectrum import WeightLaw
 
 
-def _outliers(sol, k: int, estimator: str) -> tuple[bool, float]:
-    """(present, margin) of the pooled law at sample index k."""
-    loss = get_loss(sol.loss)
-    h, hs, y = sol.h_samples[k], sol.h_star, sol.y
-    i = int(np.argmin(np.abs(sol.t - sol.sample_times[k])))
-    law = WeightLaw.from_samples(loss.fp(h, y), hs / np.sqrt(np.mean(hs**2)), sol.alpha,
-                                 float(np.mean(sol.mu_groups[:, i])), 0.0,
-                                 t=float(sol.sample_times[k]), estimator=estimator)
-    out = law.outlier()
+def _outliers(sol, t: float, estimator: str) -> tuple[bool, float]:
+    """(present, margin) of the pooled law (:meth:`WeightLaw.from_solution`) at time t."""
+    out = WeightLaw.from_solution(sol, t, estimator=estimator).outlier()
     return bool(out.status != "absent" and out.margin > 0), float(out.margin)
 
 
@@ -63,7 +59,7 @@ def _run(alpha: float, S: int, seed: int, args) -> dict:
            "z_min": [float(loss.fp(h, sol.y).min()) for h in sol.h_samples],
            "solve_s": time.perf_counter() - t0}
     for est in args.estimators:
-        pm = [_outliers(sol, k, est) for k in range(sol.sample_times.size)]
+        pm = [_outliers(sol, float(t), est) for t in sol.sample_times]
         present = np.array([p for p, _ in pm])
         margin = np.array([x for _, x in pm])
         row[est] = {"present": present.tolist(), "margin": margin.tolist(),
@@ -127,12 +123,10 @@ def main() -> None:
                     continue
                 row = _run(alpha, S, seed, args)
                 rows.append(row)
-                tmp = args.out.with_suffix(".json.tmp")
-                tmp.write_text(json.dumps({"kind": "plain-late-outlier-s-scan",
-                                           "params": {k: v for k, v in vars(args).items()
-                                                      if k != "out"}, "runs": rows},
-                                          indent=1, default=str))
-                tmp.replace(args.out)
+                save_text(args.out, json.dumps({"kind": "plain-late-outlier-s-scan",
+                                                "params": {k: v for k, v in vars(args).items()
+                                                           if k != "out"}, "runs": rows},
+                                               indent=1, default=str))  # atomic
                 print(f"alpha={alpha:g} S={S} seed={seed}: "
                       + ", ".join(f"{e} present {row[e]['fraction']:.0%} median margin "
                                   f"{row[e]['median_margin']:+.2f}" for e in args.estimators)

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from dmft import _data
+from dmft._io import save_text
 from dmft.bbp import alpha_bbp_ts, t_bbp
 from dmft.growth import reference_growth, threshold_at_horizon, write_reference_growth
 from dmft.spectrum import SMOOTH_T_BBP
@@ -85,10 +86,8 @@ LA: dict[float, dict] = {
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    """Atomic: written beside ``path``, then renamed over it (an interrupt keeps the old file)."""
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=float))
-    tmp.replace(path)
+    """Atomic (:func:`dmft._io.save_text`: an interrupt keeps the old file)."""
+    save_text(path, json.dumps(obj, indent=1, default=float))
 
 
 def _tbbp_points(path: Path, alphas: dict, settings: dict, **kw) -> dict:

@@ -224,9 +224,7 @@ def fit(args) -> None:
                                "margin_sem": r[8].tolist()} for r in table]}
         if args.caveat:
             payload["caveat"] = args.caveat
-        tmp = Path(str(args.json) + ".tmp")
-        tmp.write_text(_io.dumps_strict(payload, indent=1))
-        tmp.replace(args.json)  # atomic
+        _io.save_text(args.json, _io.dumps_strict(payload, indent=1))  # atomic
         print(f"wrote {args.json}")
 
 

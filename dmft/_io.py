@@ -27,7 +27,7 @@ import numpy as np
 
 from dmft import __version__
 
-__all__ = ["ResultFileError", "dumps_strict", "load_npz", "save_npz", "strict"]
+__all__ = ["ResultFileError", "dumps_strict", "load_npz", "save_npz", "save_text", "strict"]
 
 _META_KEY = "__metadata__"
 
@@ -85,11 +85,24 @@ def save_npz(path: str | Path, kind: str, arrays: dict[str, np.ndarray], meta: d
     header = {"kind": kind, "dmft_version": __version__, **_jsonable(meta)}
     payload = {k: np.asarray(v) for k, v in arrays.items()}
     payload[_META_KEY] = np.array(json.dumps(header))  # NaN kept: read back by load_npz
+    return _atomic_write(path, lambda fh: np.savez_compressed(fh, **payload))
+
+
+def save_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically, as :func:`save_npz` writes its files:
+    a previous file at ``path`` survives any interruption. Returns the path written."""
+    return _atomic_write(Path(path), lambda fh: fh.write(text.encode("utf-8")))
+
+
+def _atomic_write(path: Path, write) -> Path:
+    """Call ``write(binary file)`` on a temporary file beside ``path``, flush it to disk,
+    then rename it over ``path`` (module docstring); the temporary file is removed on any
+    failure or interruption."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **payload)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         umask = os.umask(0)

@@ -36,7 +36,7 @@ from dmft._cli_support import (
     loss_of,
     renamed,
 )
-from dmft._io import dumps_strict
+from dmft._io import dumps_strict, save_text
 
 # (name, help, add_arguments, handler); each command section below appends its entry; the
 # random-matrix commands (thresholds, spectrum) live in :mod:`dmft._cli_spectrum`.
@@ -312,7 +312,7 @@ def _validate_handler(args: argparse.Namespace) -> int:
                       loss=loss, scheme=args.scheme)
     out.mkdir(parents=True, exist_ok=True)
     text = dumps_strict(json.loads(report.to_json()))
-    (out / "validation.json").write_text(text)
+    save_text(out / "validation.json", text)
     plot_validation(report).savefig(out / "validation.png", dpi=120)
     if args.json:
         sys.stdout.write(text + "\n")

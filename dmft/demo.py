@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from dmft._io import dumps_strict
+from dmft._io import dumps_strict, save_text
 from dmft.figures import DT_LA  # the prox step (E5p) of the l_a runs, shared with figures
 
 ALPHA_DEMO = 6.0
@@ -161,7 +161,7 @@ def run_demo(out: str | Path = "dmft-demo", quick: bool = False, progress: bool 
     loss = get_loss("phase_retrieval", a=a)  # the plain loss for a = None
     summary = {"loss": loss.name, "a": a, **summary, "seconds": time.perf_counter() - t0,
                "phase_seconds": phases.seconds}
-    (out / "summary.json").write_text(dumps_strict(summary, indent=2))
+    save_text(out / "summary.json", dumps_strict(summary, indent=2))
     return summary
 
 
@@ -208,7 +208,7 @@ def _phase_validation(out: Path, size: dict, summary: dict) -> None:
         k: float(np.max(v)) for k, v in report.hessian_allowance.items()}
     summary["m_final"] = {"dmft": float(report.theory["m"][-1]),
                           "finite_n": float(report.finite_n["m"][-1])}
-    (out / "validation.json").write_text(dumps_strict(json.loads(report.to_json())))
+    save_text(out / "validation.json", dumps_strict(json.loads(report.to_json())))
     plotting.plot_validation(report).savefig(out / "validation.png", dpi=120)
 
 
@@ -340,7 +340,7 @@ def _la_validation(out: Path, size: dict, summary: dict) -> None:
         "m_final": {"dmft": float(report.theory["m"][-1]),
                     "finite_n": float(report.finite_n["m"][-1]),
                     "finite_n_se": float(report.finite_n_sem["m"][-1])}}
-    (out / "validation.json").write_text(dumps_strict(json.loads(report.to_json())))
+    save_text(out / "validation.json", dumps_strict(json.loads(report.to_json())))
     plotting.plot_validation(report).savefig(out / "validation.png", dpi=120)
 
 

@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from dmft import __version__, _checks
+from dmft._io import save_text
 from dmft.losses import Loss, get_loss
 from dmft.moreau import moreau_envelope
 from dmft.simulate import simulate
@@ -106,7 +107,7 @@ dict of (H,) arrays
         payload = {k: v for k, v in asdict(self).items()}
         text = json.dumps(payload, default=lambda a: np.asarray(a).tolist())
         if path is not None:
-            Path(path).write_text(text)
+            save_text(path, text)  # atomic
         return text
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dmft._io import ResultFileError, dumps_strict, load_npz, save_npz
+from dmft._io import ResultFileError, dumps_strict, load_npz, save_npz, save_text
 
 _SAVER = """
 import sys, numpy as np
@@ -63,6 +63,24 @@ def test_save_keeps_permissions_and_leaves_no_temporary(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_save_text_is_atomic_under_an_interrupt(tmp_path, monkeypatch):
+    """save_text (the JSON files of the CLI, demo and benchmarks) shares save_npz's atomic
+    write: a Ctrl-C between the write and the rename keeps the old file and no temporary."""
+    path = save_text(tmp_path / "r.json", '{"old": 1}')
+    assert json.loads(path.read_text()) == {"old": 1}
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        save_text(path, '{"new": 2}')
+    assert json.loads(path.read_text()) == {"old": 1}
+    assert [q.name for q in tmp_path.iterdir()] == ["r.json"]
+    monkeypatch.undo()
+    assert json.loads(save_text(path, '{"new": 2}').read_text()) == {"new": 2}
 
 
 def _good(tmp_path) -> Path:

@@ -121,13 +121,8 @@ def test_plain_s_scan_first_time_is_recomputed():
     sol = solve(14.0, 0.0, t0, dt=p["dt"], n_samples=8000, seed=0, sample_times=[t0],
                 n_groups=4, n_response=p["response"], progress=False)
     assert sol.status == 0, sol.message
-    loss = get_loss(sol.loss)
-    h, hs = sol.h_samples[0], sol.h_star
-    z = loss.fp(h, sol.y)
+    z = get_loss(sol.loss).fp(sol.h_samples[0], sol.y)
     assert z.min() == pytest.approx(run["z_min"][0], abs=1e-8)
-    i = int(np.argmin(np.abs(sol.t - t0)))
-    law = WeightLaw.from_samples(z, hs / np.sqrt(np.mean(hs**2)), 14.0,
-                                 float(np.mean(sol.mu_groups[:, i])), 0.0, t=t0)
-    out = law.outlier()
+    out = WeightLaw.from_solution(sol, t0).outlier()
     assert out.margin == pytest.approx(run["bins"]["margin"][0], abs=0.05)
     assert (out.status != "absent" and out.margin > 0) == run["bins"]["present"][0]
