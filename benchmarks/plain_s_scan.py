@@ -6,8 +6,8 @@ shipped alpha_BBP_TS runs), and at every ``--every`` in ``[--t-from, --t-max]`` 
 outlier (H6) of the pooled sample law (H2, :meth:`dmft.spectrum.WeightLaw.from_solution`;
 at m = 0 ``g = h* / rms(h*)``) for each law estimator of ``--estimators`` (``bins``:
 histogram; ``kde``: the smooth law behind the shipped alpha_BBP_TS = 12.1). Per run it
-records the fraction of times with the outlier (status not absent and margin > 0, as
-:meth:`dmft.spectrum.SpectrumTrajectory._present`), the median margin, and the lowest
+records the fraction of times with the outlier (status not absent and margin > 0,
+:attr:`dmft.spectrum.Outlier.present`), the median margin, and the lowest
 sampled weight z_min (the plain z = 3h^2 - y has no lower end, so z_min falls with S: the
 sample law's left edge follows it).
 
@@ -44,7 +44,7 @@ from dmft.spectrum import WeightLaw
 def _outliers(sol, t: float, estimator: str) -> tuple[bool, float]:
     """(present, margin) of the pooled law (:meth:`WeightLaw.from_solution`) at time t."""
     out = WeightLaw.from_solution(sol, t, estimator=estimator).outlier()
-    return bool(out.status != "absent" and out.margin > 0), float(out.margin)
+    return out.present, float(out.margin)
 
 
 def _run(alpha: float, S: int, seed: int, args) -> dict:

@@ -86,6 +86,17 @@ class Outlier:
     reason: str = ""
     margin: float = math.nan
 
+    @property
+    def present(self) -> bool:
+        """Whether the outlier exists: :func:`outlier_present` of this one."""
+        return bool(outlier_present(self.status, self.margin))
+
+
+def outlier_present(status, margin):
+    """The presence rule of T2: status not ``"absent"`` and BBP margin > 0 (elementwise for
+    arrays of statuses and margins, as along a trajectory)."""
+    return (np.asarray(status) != "absent") & (np.asarray(margin) > 0)
+
 
 def signal_measure(law: WeightLaw, lams: np.ndarray) -> SignalResult:
     """``nu_e(lam) = -Im G_ee(lam + i0)/pi``, ``G_ee = 1/S`` (H5) at real Riemannian ``lams``."""

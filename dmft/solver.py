@@ -171,7 +171,10 @@ def solve(
     n_samples : int
         Population size S (rounded up to a multiple of ``2 * n_groups``; antithetic pairs).
     seed : int
-        Seed of ``numpy.random.default_rng``; a seed reproduces a run exactly.
+        Seed of ``numpy.random.default_rng``; a seed reproduces a run exactly on the same
+        machine. Across machines (CPU, BLAS) a last-bit difference can flip a pivot of the
+        force basis and re-assign one step's normal draw, after which the runs agree in law
+        only (THEORY section 6).
     loss : str or Loss
         Per-sample loss (E4), default phase retrieval with labels ``y = h*^2``.
     noise : float

@@ -52,6 +52,7 @@ from dmft._outlier import (
     PVRoot,
     SignalResult,
     outlier,
+    outlier_present,
     pv_root,
     signal_measure,
 )
@@ -471,7 +472,7 @@ class SpectrumTrajectory:
 
     def _present(self) -> np.ndarray:
         """Where the outlier exists: status not ``"absent"`` and BBP margin > 0."""
-        return np.array([st != "absent" for st in self.status]) & (self.margin > 0)
+        return outlier_present(self.status, self.margin)
 
     def t_bbp(self, smooth: float = SMOOTH_T_BBP) -> float:
         """Time at which the outlier merges with the bulk (T2), NaN if it never does.

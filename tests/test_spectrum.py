@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dmft.losses import PHASE_RETRIEVAL
-from dmft.spectrum import Edge, WeightLaw, spectrum_along
+from dmft.spectrum import Edge, Outlier, WeightLaw, spectrum_along
 
 
 def _dense_d(alpha: float, N: int, m: float, rng: np.random.Generator):
@@ -340,3 +340,18 @@ def test_cli_spectrum_levels_are_the_library_levels(capsys):
     assert [q["q16"], q["median"], q["q84"]] == pytest.approx(list(fn.lowest_quantiles))
     assert out["tail_start"] < out["pv_turn"]
     assert WeightLaw.gaussian(6.0).density(np.array([out["tail_start"]])).rho[0] < 10 / 300
+
+
+def test_presence_rule_needs_a_status_and_a_positive_margin():
+    """T2's presence rule, one definition for one outlier and for arrays along a run: a
+    resonance or isolated eigenvalue with margin > 0 is present; an absent status or a
+    non-positive (or NaN) margin is not."""
+    from dmft._outlier import outlier_present
+
+    cases = [("exists", 0.3, True), ("resonance", 0.1, True), ("exists", -0.2, False),
+             ("absent", 0.5, False), ("exists", 0.0, False), ("resonance", math.nan, False)]
+    for status, margin, want in cases:
+        out = Outlier(status, -1.0, 0.5, 0.0, -1.0, 0.0, 0.5, 0.0, margin=margin)
+        assert out.present is want, (status, margin)
+    got = outlier_present([c[0] for c in cases], np.array([c[1] for c in cases]))
+    assert got.tolist() == [c[2] for c in cases]

@@ -112,17 +112,33 @@ def _recompute(name: str) -> None:
 def test_plain_s_scan_first_time_is_recomputed():
     """``data/plain_late_outlier_s_scan.json`` (``benchmarks/plain_s_scan.py``): the first
     spectrum time (t = 5) of the S = 8000, alpha = 14, seed 0 run recomputed from scratch
-    (same seed, paths, step, response paths; the solver's prefix to t = 5): the lowest
-    sampled weight to round-off, the binned-law margin within 0.05 (histogram edges move
-    with the last bits) and the same presence."""
+    (same seed, paths, step, response paths).
+
+    Bitwise reproduction holds on one machine only: a last-bit change of the solver's
+    arithmetic (another CPU or BLAS) flips a pivot decision of the force basis (residual
+    near ``_PIVOT_TOL``), which hands the normal draw of one step to another basis vector
+    and decorrelates the run (measured: on the machine that wrote the file z_min and the
+    margin were reproduced to 1e-8 and 0.05; on an AMD EPYC -7.73 and 2.63 against -7.80
+    and 1.84, and a 1 % change of ``_PIVOT_TOL`` alone moves z_min(5) to -7.12). So the
+    allowance is that of two independent runs: ``3 sqrt(2)`` times the seed-to-seed sd of
+    the shipped seeds 0-2, pooled over their 21 spectrum times; and the outlier is present
+    (as at 61 of the 63 shipped times of these runs)."""
     d = _load("plain_late_outlier_s_scan.json")
-    run = next(r for r in d["runs"] if (r["alpha"], r["S"], r["seed"]) == (14.0, 8000, 0))
+    runs = [r for r in d["runs"] if (r["alpha"], r["S"]) == (14.0, 8000)]
+    run = next(r for r in runs if r["seed"] == 0)
     p, t0 = d["params"], run["t"][0]
     sol = solve(14.0, 0.0, t0, dt=p["dt"], n_samples=8000, seed=0, sample_times=[t0],
                 n_groups=4, n_response=p["response"], progress=False)
     assert sol.status == 0, sol.message
+
+    def seed_sd(values):  # seed-to-seed sd at each time, pooled (rms) over the times
+        return float(np.sqrt(np.mean(np.var(np.array(values), axis=0, ddof=1))))
+
     z = get_loss(sol.loss).fp(sol.h_samples[0], sol.y)
-    assert z.min() == pytest.approx(run["z_min"][0], abs=1e-8)
+    sd_z = seed_sd([r["z_min"] for r in runs])
+    assert abs(z.min() - run["z_min"][0]) <= 3 * np.sqrt(2) * sd_z, (z.min(), sd_z)
     out = WeightLaw.from_solution(sol, t0).outlier()
-    assert out.margin == pytest.approx(run["bins"]["margin"][0], abs=0.05)
-    assert (out.status != "absent" and out.margin > 0) == run["bins"]["present"][0]
+    sd_m = seed_sd([r["bins"]["margin"] for r in runs])
+    assert abs(out.margin - run["bins"]["margin"][0]) <= 3 * np.sqrt(2) * sd_m, (out.margin,
+                                                                                 sd_m)
+    assert out.present and run["bins"]["present"][0]
