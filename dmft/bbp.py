@@ -62,8 +62,8 @@ from dmft.solver import solve
 from dmft.spectrum import SMOOTH_T_BBP
 from dmft.sweeps import sweep
 
-__all__ = ["t_bbp", "BBPTime", "pool_t_bbp", "alpha_bbp_ts", "ThresholdStates", "reference_bbp",
-           "shipped_alpha_bbp_ts"]
+__all__ = ["t_bbp", "BBPTime", "pool_t_bbp", "pool_seed_ensemble", "alpha_bbp_ts",
+           "ThresholdStates", "reference_bbp", "shipped_alpha_bbp_ts"]
 
 _M0 = 1e-10
 
@@ -231,6 +231,56 @@ def pool_t_bbp(variants: dict[str, float]) -> tuple[float, float, float, float]:
     stat = math.sqrt(float(np.sum(w * (x - mean) ** 2)) / ((x.size - 1) * w.sum()))
     dt_shift = abs(variants["dt/2"] - variants["base"])
     return mean, stat, dt_shift, math.hypot(stat, dt_shift)
+
+
+def pool_seed_ensemble(runs: Sequence[dict]) -> dict:
+    """t_BBP of one alpha from many independent populations at several steps.
+
+    ``runs``: dicts with ``dt`` and ``t_bbp`` (one population each, the format of
+    ``benchmarks/tbbp_seeds.py`` and ``data/tbbp_seeds_la<a>.json``). Per step the mean and
+    its standard error; at each halving of the step the change of the mean and its error.
+    If no change exceeds 2 of its errors, the steps are pooled: ``t`` is the mean of all
+    runs and ``error`` its standard error (``pooled = True``); otherwise ``t`` is the mean at
+    the smallest step and ``error`` adds the last change in quadrature. A single
+    population's merge time scatters by 0.2-0.45 at a = 0.01, alpha = 3-3.5 (S = 8000), so
+    the mean of many is what has an error below 0.1.
+
+    Returns
+    -------
+    dict
+        ``t``, ``error``, ``pooled``, ``n_runs``, ``steps`` (``{dt: [mean, sem, n]}``) and
+        ``halvings`` (``[dt, dt_next, change, error]`` per halving).
+
+    Raises
+    ------
+    ValueError
+        If a run did not merge within its horizon (``t_bbp`` not finite: the mean would be
+        biased; extend that run's horizon) or a step has fewer than two runs.
+    """
+    t = np.array([r["t_bbp"] for r in runs], dtype=float)
+    dts = np.array([r["dt"] for r in runs], dtype=float)
+    if not np.all(np.isfinite(t)):
+        bad = sorted({float(d) for d in dts[~np.isfinite(t)]})
+        raise ValueError(f"{np.count_nonzero(~np.isfinite(t))} run(s) at dt = {bad} did not "
+                         f"merge within their horizon: rerun them with a longer one")
+    steps = {}
+    for dt in sorted(set(dts.tolist()), reverse=True):
+        x = t[dts == dt]
+        if x.size < 2:
+            raise ValueError(f"dt = {dt:g} has {x.size} run: need two or more per step")
+        steps[dt] = [float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size)), int(x.size)]
+    keys = list(steps)
+    halvings = [[big, small, steps[small][0] - steps[big][0],
+                 math.hypot(steps[small][1], steps[big][1])]
+                for big, small in zip(keys[:-1], keys[1:], strict=True)]
+    pooled = all(abs(d) <= 2 * e for *_, d, e in halvings)
+    if pooled:
+        value, error = float(t.mean()), float(t.std(ddof=1) / math.sqrt(t.size))
+    else:
+        value = steps[keys[-1]][0]
+        error = math.hypot(steps[keys[-1]][1], halvings[-1][2])
+    return {"t": value, "error": error, "pooled": pooled, "n_runs": int(t.size),
+            "steps": steps, "halvings": halvings}
 
 
 def _first_merge(traj, smooth: float) -> float:
@@ -426,7 +476,9 @@ def alpha_bbp_ts(alphas: Sequence[float] = (9.0, 10.0, 11.0, 12.0, 13.0), t_max:
 def reference_bbp(path: str | Path | None = None, a: float | None = None) -> dict:
     """Shipped t_BBP(alpha) and alpha_BBP_TS (``data/bbp_times.json``, or
     ``data/bbp_times_la<a>.json`` for l_a; format: ``data/README.md``), with the alphas of
-    ``t_bbp`` as floats and ``a`` (None: plain loss) and ``scheme`` always present.
+    ``t_bbp`` as floats and ``a`` (None: plain loss) and ``scheme`` always present. Where
+    ``data/tbbp_seeds_la<a>.json`` is shipped, its many-seed t_BBP replaces ``t`` and
+    ``error`` at its alphas (:func:`pool_seed_ensemble`; the entry's ``seed_ensemble``).
 
     Parameters
     ----------
@@ -450,7 +502,26 @@ def reference_bbp(path: str | Path | None = None, a: float | None = None) -> dic
     d.setdefault("scheme", "explicit")
     _data.check_file_a(path, d["a"], a, "values")
     d["t_bbp"] = {float(x): v for x, v in d["t_bbp"].items()}
+    shipped = _data.data_dir() / _data.per_a_file("bbp_times", ".json", a)
+    if Path(path).resolve() == shipped.resolve():  # the shipped file: with its seed ensembles
+        _overlay_seed_ensembles(d, a)
     return d
+
+
+def _overlay_seed_ensembles(d: dict, a: float | None) -> None:
+    """Replace ``t`` and ``error`` of the shipped t_BBP by the many-seed value of
+    ``data/tbbp_seeds_la<a>.json`` (:func:`pool_seed_ensemble`) at the alphas it holds; the
+    entry keeps its three-population fields and gains ``seed_ensemble`` (the pooled record
+    and the file's name)."""
+    seeds = _data.data_dir() / _data.per_a_file("tbbp_seeds", ".json", a)
+    if a is None or not seeds.is_file():
+        return
+    runs = json.loads(seeds.read_text())["runs"]
+    for alpha in sorted({float(r["alpha"]) for r in runs}):
+        pooled = pool_seed_ensemble([r for r in runs if r["alpha"] == alpha])
+        entry = d["t_bbp"].setdefault(alpha, {})
+        entry.update(t=pooled["t"], error=pooled["error"],
+                     seed_ensemble={**pooled, "source": seeds.name})
 
 
 def shipped_alpha_bbp_ts(a: float | None = None) -> dict:

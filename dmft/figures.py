@@ -161,7 +161,7 @@ def figure_growth_long():
     growths = reference_growth(_data.data_path(_data.GROWTH_LONG))
     return plotting.plot_growth(growths, power_panel=True,
                                 title="growth factor from the tangent DMFT (m0 -> 0+), "
-                                      "plain loss; +-1 s.e. over 4 sub-populations")
+                                      "plain loss; mean of log G over 4 sub-populations, +-1 s.e.")
 
 
 def make_figures(out: str | Path = "dmft-figures", quick: bool = False,

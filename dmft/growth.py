@@ -16,6 +16,16 @@ above alpha_BBP_TS) while the O(m^2) non-linearity stays below ``1e-12``. The fl
 resolution of the pair difference is ``~1e-16 / m0 = 1e-6`` relative per step, far below
 the Monte Carlo error.
 
+Error bars
+----------
+The solver's sub-populations are independent DMFTs; :class:`GrowthFactor` keeps their
+``log G`` (``log_G_groups``). Under exponential growth (a surviving outlier) the group mean
+``G`` is dominated by its fastest group, so ``G_sem / G`` saturates at 1 and says nothing;
+:attr:`GrowthFactor.log_G`, :attr:`GrowthFactor.log_G_sem` and :meth:`GrowthFactor.rate`
+average ``log G`` and its slopes over the groups instead, with standard errors of
+``n_groups - 1`` degrees of freedom. The threshold functions below still use ``log`` of the
+group mean, which is all that the shipped ``growth_factor*.npz`` files of t <= 20 keep.
+
 Finite-N threshold (T4)
 -----------------------
 A uniformly random start has ``m0 = g / sqrt(N)`` with g standard normal (up to O(1/N)).
@@ -48,6 +58,8 @@ Alpha sweeps go through :func:`dmft.sweeps.sweep` (any executor, cached, with pr
 from __future__ import annotations
 
 import dataclasses
+import math
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -102,6 +114,13 @@ class GrowthFactor:
         Normalisation of l_a (E4a); None for the plain loss (E4).
     scheme : {"explicit", "prox"}
         Step of the DMFT behind it (:func:`dmft.solver.solve`).
+    log_G_groups : (n_groups, T) array or None
+        ``log G`` of each sub-population (None in files written before it was kept).
+        ``G`` is the mean of the group curves; where G grows exponentially that mean is
+        dominated by its fastest group (measured: ``G_sem / G`` saturates at 1.0 from
+        t ~ 10-50 at alpha = 12-14, plain loss), and :attr:`log_G` / :attr:`log_G_sem`,
+        the mean of ``log G`` over the groups and its standard error, are the estimator
+        with usable errors.
     """
 
     alpha: float
@@ -110,6 +129,47 @@ class GrowthFactor:
     G_sem: np.ndarray
     a: float | None = None
     scheme: Scheme = "explicit"
+    log_G_groups: np.ndarray | None = None
+
+    @property
+    def log_G(self) -> np.ndarray:
+        """Mean over the groups of ``log G`` (``log G`` of the group mean when the groups
+        are not kept)."""
+        if self.log_G_groups is None:
+            return np.log(self.G)
+        return self.log_G_groups.mean(axis=0)
+
+    @property
+    def log_G_sem(self) -> np.ndarray:
+        """Standard error of :attr:`log_G`: ``std(ddof=1) / sqrt(n_groups)`` of the group
+        ``log G`` (``n_groups - 1`` degrees of freedom); without the groups, the delta
+        method ``G_sem / G``."""
+        lg = self.log_G_groups
+        if lg is None:
+            return self.G_sem / self.G
+        return lg.std(axis=0, ddof=1) / np.sqrt(lg.shape[0])
+
+    def rate(self, t0: float, t1: float) -> tuple[float, float]:
+        """``d log G / dt`` on ``[t0, t1]`` (least squares) and its standard error.
+
+        With the groups kept, the slope is fitted per group and the mean and its standard
+        error over the groups are returned (the groups are independent DMFTs, so the error
+        includes the whole run-to-run scatter of the rate); without them the slope of
+        ``log G`` and NaN for the error.
+
+        Raises
+        ------
+        ValueError
+            If fewer than two time points lie in ``[t0, t1]``.
+        """
+        w = (self.t >= t0 - 1e-9) & (self.t <= t1 + 1e-9)
+        if np.count_nonzero(w) < 2:
+            raise ValueError(f"[{t0:g}, {t1:g}] holds fewer than two times of G (known on "
+                             f"[{self.t[0]:g}, {self.t[-1]:g}])")
+        if self.log_G_groups is None:
+            return float(np.polyfit(self.t[w], np.log(self.G[w]), 1)[0]), math.nan
+        slopes = np.polyfit(self.t[w], self.log_G_groups[:, w].T, 1)[0]
+        return float(slopes.mean()), float(slopes.std(ddof=1) / np.sqrt(slopes.size))
 
     @property
     def log_G_max(self) -> float:
@@ -152,7 +212,19 @@ def growth_factor(alpha: float, t_max: float = 10.0, dt: float = 0.02,
     if sol.status != 0:
         raise RuntimeError(f"DMFT for the growth factor failed: {sol.message}")
     return GrowthFactor(alpha=float(alpha), t=sol.t, G=sol.m / _M0_TANGENT,
-                        G_sem=sol.m_sem / _M0_TANGENT, a=sol.loss.a, scheme=scheme)
+                        G_sem=sol.m_sem / _M0_TANGENT, a=sol.loss.a, scheme=scheme,
+                        log_G_groups=_group_logs(sol.m_groups / _M0_TANGENT, alpha))
+
+
+def _group_logs(G_groups: np.ndarray, alpha: float) -> np.ndarray | None:
+    """``log`` of the group curves, or None (with a warning) where a group's G is not
+    positive: its log is undefined, and the group mean ``G`` is then the only estimator."""
+    if np.all(G_groups > 0):
+        return np.log(G_groups)
+    warnings.warn(f"alpha = {alpha:g}: a sub-population's G(t) is not positive, so log G is "
+                  f"not averaged over the groups (GrowthFactor.log_G falls back to log of "
+                  f"the group mean)", RuntimeWarning, stacklevel=3)
+    return None
 
 
 @dataclass
@@ -330,8 +402,11 @@ def predicted_success(N: float, growths: Sequence[GrowthFactor], t_max: float,
 
 def _growth_point(alpha: float, **params) -> dict[str, np.ndarray]:
     g = growth_factor(alpha, **params)
-    return {"t": g.t, "G": g.G, "G_sem": g.G_sem, "log_G_max": np.array(g.log_G_max),
-            "log_G_max_sem": np.array(g.log_G_max_sem)}
+    out = {"t": g.t, "G": g.G, "G_sem": g.G_sem, "log_G_max": np.array(g.log_G_max),
+           "log_G_max_sem": np.array(g.log_G_max_sem)}
+    if g.log_G_groups is not None:
+        out["log_G_groups"] = g.log_G_groups
+    return out
 
 
 def reference_growth(path: str | Path | None = None,
@@ -364,8 +439,10 @@ def reference_growth(path: str | Path | None = None,
     arrays, meta = load_npz(path, kind="reference-growth")
     file_a, scheme = meta.get("a"), meta.get("scheme", "explicit")  # old files: plain loss
     _data.check_file_a(path, file_a, a, "growth factors")
+    groups = arrays.get("log_G_groups")  # (n_alpha, n_groups, T); absent from older files
     return [GrowthFactor(alpha=float(x), t=arrays["t"], G=arrays["G"][i],
-                         G_sem=arrays["G_sem"][i], a=file_a, scheme=scheme)
+                         G_sem=arrays["G_sem"][i], a=file_a, scheme=scheme,
+                         log_G_groups=None if groups is None else groups[i])
             for i, x in enumerate(arrays["alphas"])]
 
 
@@ -388,6 +465,8 @@ def write_reference_growth(path: str | Path,
     arrays = {"alphas": np.asarray(alphas, dtype=float), "t": points[0]["t"][::every],
               "G": np.array([p["G"][::every] for p in points]),
               "G_sem": np.array([p["G_sem"][::every] for p in points])}
+    if all("log_G_groups" in p for p in points):  # old cache entries may lack them
+        arrays["log_G_groups"] = np.array([p["log_G_groups"][:, ::every] for p in points])
     loss = loss_for(a, scheme)
     return save_npz(path, "reference-growth", arrays,
                     {**params, "every": every, "m0_tangent": _M0_TANGENT,

@@ -133,6 +133,11 @@ def _hessian_row(axes, report) -> None:
 def plot_growth(growths, power_panel: bool = False, title: str | None = None) -> Figure:
     """Growth factor G(t; alpha) = lim m(t)/m0 (T4) for several alphas, with +-1 s.e.
 
+    Drawn is ``exp`` of :attr:`dmft.growth.GrowthFactor.log_G` with the band
+    ``exp(log_G +- log_G_sem)``: the mean of log G over the sub-populations where the file
+    keeps them (the group mean of G is dominated by its fastest group under exponential
+    growth), else log of the group mean with the delta-method error.
+
     ``power_panel``: a second panel with log-log axes, where algebraic growth ``G ~ t^b``
     (marginal states, alpha < alpha_BBP_TS) is a straight line, while exponential growth
     (a surviving outlier) is straight on the first (log-linear) panel.
@@ -142,9 +147,9 @@ def plot_growth(growths, power_panel: bool = False, title: str | None = None) ->
     for ax, xscale in zip(axes[0], ("linear", "log"), strict=False):
         for i, g in enumerate(growths):
             keep = g.t > 0 if xscale == "log" else slice(None)
-            t, G, err = g.t[keep], g.G[keep], g.G_sem[keep]
-            ax.plot(t, G, color=f"C{i}", label=f"alpha = {g.alpha:g}")
-            ax.fill_between(t, np.maximum(G - err, G * 1e-3), G + err, color=f"C{i}",
+            t, lg, err = g.t[keep], g.log_G[keep], g.log_G_sem[keep]
+            ax.plot(t, np.exp(lg), color=f"C{i}", label=f"alpha = {g.alpha:g}")
+            ax.fill_between(t, np.exp(lg - err), np.exp(lg + err), color=f"C{i}",
                             alpha=0.2, lw=0)
         ax.set_yscale("log")
         ax.set_xscale(xscale)

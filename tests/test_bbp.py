@@ -186,3 +186,82 @@ def test_pooled_t_bbp_where_populations_disagree_on_merging():
     v = pool_t_bbp({"base": 1.0, "dt/2": 1.1, "seed+1": inf, "4S": 1.2})
     assert v[0] == 1.0 and all(math.isnan(x) for x in v[1:])
     assert pool_t_bbp({"base": inf, "dt/2": inf, "seed+1": inf, "4S": inf})[0] == inf
+
+
+def test_shipped_tbbp_seed_ensemble_is_reproduced_by_fresh_seeds():
+    """``data/tbbp_seeds_la0.01.json`` (``benchmarks/tbbp_seeds.py``): the mean t_BBP over
+    32 seeds at a = 0.01, alpha = 3, prox dt = 0.01, against 4 fresh seeds (1000-1003) run
+    through the library's own t_BBP path (:func:`dmft.bbp.t_bbp`'s runs and majority rule):
+    the two means agree within 3 standard errors of their difference (the single-run sd
+    from the file)."""
+    import json
+
+    from dmft._data import data_dir
+    from dmft.bbp import _bbp_run, _first_merge
+    from dmft.spectrum import SMOOTH_T_BBP
+
+    d = json.loads((data_dir() / "tbbp_seeds_la0.01.json").read_text())
+    p = d["params"]
+    runs = [r for r in d["runs"] if r["alpha"] == 3.0 and r["dt"] == 0.01]
+    x = np.array([r["t_bbp"] for r in runs])
+    assert x.size == 32 and np.all(np.isfinite(x))
+    fresh = [_first_merge(_bbp_run(alpha=3.0, t_max=runs[0]["t_max"], dt=0.01,
+                                   n_samples=p["samples"], m0=p["m0"], seed=s,
+                                   every=p["every"], n_response="auto", a=p["a"],
+                                   scheme=p["scheme"]), SMOOTH_T_BBP)
+             for s in range(1000, 1004)]
+    sd = x.std(ddof=1)
+    assert abs(np.mean(fresh) - x.mean()) <= 3 * sd * math.sqrt(1 / 4 + 1 / x.size), fresh
+
+
+def test_pool_seed_ensemble_pools_steps_only_without_a_step_trend():
+    """pool_seed_ensemble: per-step means and s.e. (closed form); steps pooled when every
+    halving changes the mean by <= 2 errors, else the smallest step's mean with the last
+    change in quadrature; a run beyond its horizon is refused, not averaged."""
+    from dmft.bbp import pool_seed_ensemble
+
+    rng = np.random.default_rng(0)
+    x1, x2 = 1.0 + 0.3 * rng.standard_normal(20), 1.0 + 0.3 * rng.standard_normal(20)
+    runs = ([{"dt": 0.01, "t_bbp": v} for v in x1]
+            + [{"dt": 0.005, "t_bbp": v} for v in x2])
+    p = pool_seed_ensemble(runs)
+    both = np.concatenate([x1, x2])
+    assert p["steps"][0.01][0] == pytest.approx(x1.mean())
+    assert p["steps"][0.005][1] == pytest.approx(x2.std(ddof=1) / np.sqrt(20))
+    change = x2.mean() - x1.mean()
+    assert p["halvings"][0][2] == pytest.approx(change)
+    assert abs(change) <= 2 * p["halvings"][0][3] and p["pooled"]
+    assert p["t"] == pytest.approx(both.mean())
+    assert p["error"] == pytest.approx(both.std(ddof=1) / np.sqrt(40))
+    shifted = [dict(r, t_bbp=r["t_bbp"] - 1.0) if r["dt"] == 0.005 else r for r in runs]
+    q = pool_seed_ensemble(shifted)  # a trend of -1 per halving: not pooled
+    assert not q["pooled"] and q["t"] == pytest.approx(x2.mean() - 1.0)
+    assert q["error"] == pytest.approx(math.hypot(q["steps"][0.005][1], q["halvings"][0][2]))
+    with pytest.raises(ValueError, match="horizon"):
+        pool_seed_ensemble(runs + [{"dt": 0.01, "t_bbp": math.inf}])
+
+
+def test_reference_bbp_takes_the_seed_ensemble_where_shipped(tmp_path):
+    """reference_bbp(a=0.01) reports the pooled many-seed t_BBP of
+    data/tbbp_seeds_la0.01.json at its alphas, keeps the three-population entries elsewhere,
+    and a copy of the file read by path gets no overlay."""
+    import json
+    import shutil
+
+    from dmft._data import data_dir
+    from dmft.bbp import pool_seed_ensemble
+
+    runs = json.loads((data_dir() / "tbbp_seeds_la0.01.json").read_text())["runs"]
+    ref = reference_bbp(a=0.01)
+    raw = json.loads((data_dir() / "bbp_times_la0.01.json").read_text())["t_bbp"]
+    for alpha in {r["alpha"] for r in runs}:
+        want = pool_seed_ensemble([r for r in runs if r["alpha"] == alpha])
+        got = ref["t_bbp"][alpha]
+        assert (got["t"], got["error"]) == (want["t"], want["error"])
+        assert got["seed_ensemble"]["source"] == "tbbp_seeds_la0.01.json"
+    untouched = [al for al in ref["t_bbp"] if al not in {r["alpha"] for r in runs}]
+    assert untouched and all(ref["t_bbp"][al]["t"] == raw[f"{al:g}"]["t"] for al in untouched)
+    copy = tmp_path / "bbp.json"
+    shutil.copy(data_dir() / "bbp_times_la0.01.json", copy)
+    plain = reference_bbp(copy, a=0.01)
+    assert all("seed_ensemble" not in v for v in plain["t_bbp"].values())

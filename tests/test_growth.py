@@ -315,3 +315,63 @@ def test_shipped_long_growth_is_recomputed_at_small_size():
         diff = np.log(g.G[j]) - np.log(g_ship.G[i])
         err = np.hypot(g.G_sem[j] / g.G[j], g_ship.G_sem[i] / g_ship.G[i])
         assert abs(diff) < 3 * err + 0.02, (t, diff, err)
+
+
+def test_group_log_G_is_consistent_with_the_group_mean_through_rescales(monkeypatch):
+    """GrowthFactor.log_G_groups are the groups' own log G: their exp averages to the
+    solver's G (its group mean) to round-off, also through the tangent rescales (each group
+    has its own scale: forced at every 1.5x of growth they must reproduce the groups of the
+    run without rescaling, up to amplified round-off); log_G, the mean of the logs, lies
+    below log G (Jensen), visibly where the groups diverge (alpha = 14), and log_G_sem is
+    the spread of the logs over sqrt(n_groups)."""
+    from dmft import _march
+
+    kw = dict(t_max=2.0, dt=0.02, n_samples=4000, seed=3, n_groups=4)
+    ref = pd.growth_factor(14.0, **kw)
+    assert np.max(ref.log_G_groups) < np.log(_march._TANGENT_SPAN)  # never rescaled
+    monkeypatch.setattr(_march, "_TANGENT_SPAN", 1.5)
+    g = pd.growth_factor(14.0, **kw)
+    assert g.log_G_groups.shape == (4, g.t.size)
+    # a group given another group's scale, or none, errs by >= log 1.5 = 0.4; the round-off
+    # of each rescale is amplified by the sensitive dynamics at alpha = 14 (measured 2.6e-3
+    # after ~20 rescales by t = 2, 4e-4 after ~2 at span 30, 5e-7 at span 1e3)
+    np.testing.assert_allclose(g.log_G_groups, ref.log_G_groups, rtol=0, atol=0.05)
+    np.testing.assert_allclose(np.exp(g.log_G_groups).mean(axis=0), g.G, rtol=1e-12)
+    assert np.all(g.log_G <= np.log(g.G) + 1e-12)
+    assert g.G[-1] > 1e3 and np.log(g.G[-1]) - g.log_G[-1] > 0.1  # the groups diverge
+    spread = g.log_G_groups[:, -1].std(ddof=1) / 2
+    np.testing.assert_allclose(g.log_G_sem[-1], spread, rtol=1e-12)
+
+
+def test_rate_is_the_mean_of_the_group_slopes():
+    """rate(t0, t1) on exactly exponential groups G_g = exp(l_g t + b_g): the mean of the
+    l_g and std(ddof=1)/sqrt(k) of them (closed form), only on the window asked for."""
+    t = np.linspace(0.0, 20.0, 201)
+    lam = np.array([0.3, 0.5, 0.45, 0.1])
+    logs = lam[:, None] * t + np.array([0.0, 1.0, -2.0, 0.5])[:, None]
+    logs[:, t > 10] += 5.0 * (t[t > 10] - 10)  # another law after t = 10: outside the window
+    g = pd.GrowthFactor(alpha=12.0, t=t, G=np.exp(logs).mean(axis=0),
+                        G_sem=np.exp(logs).std(axis=0, ddof=1) / 2, log_G_groups=logs)
+    rate, err = g.rate(2.0, 10.0)
+    assert rate == pytest.approx(lam.mean(), rel=1e-10)
+    assert err == pytest.approx(lam.std(ddof=1) / 2, rel=1e-8)
+    bare = dataclasses.replace(g, log_G_groups=None)
+    r_bare, e_bare = bare.rate(2.0, 10.0)
+    assert math.isnan(e_bare) and r_bare != pytest.approx(rate, rel=1e-3)
+    np.testing.assert_allclose(bare.log_G_sem, g.G_sem / g.G)
+    with pytest.raises(ValueError, match="fewer than two"):
+        g.rate(30.0, 40.0)
+    with pytest.warns(RuntimeWarning, match="not positive"):  # no log of a G <= 0
+        assert pd._group_logs(np.array([[1.0, 2.0], [1.0, -0.5]]), 12.0) is None
+
+
+def test_reference_growth_file_keeps_the_groups(tmp_path):
+    """write_reference_growth stores each group's log G (thinned like G) and
+    reference_growth gives them back; the same solve through growth_factor agrees."""
+    path = tmp_path / "g.npz"
+    kw = dict(t_max=0.5, dt=0.02, n_samples=2000)
+    pd.write_reference_growth(path, alphas=[6.0], every=5, progress=False, **kw)
+    (back,) = pd.reference_growth(path)
+    direct = pd.growth_factor(6.0, seed=0, **kw)
+    np.testing.assert_allclose(back.log_G_groups, direct.log_G_groups[:, ::5], rtol=1e-12)
+    np.testing.assert_allclose(back.log_G, direct.log_G[::5], rtol=1e-12)
