@@ -241,27 +241,28 @@ def test_pool_seed_ensemble_pools_steps_only_without_a_step_trend():
         pool_seed_ensemble(runs + [{"dt": 0.01, "t_bbp": math.inf}])
 
 
-def test_reference_bbp_takes_the_seed_ensemble_where_shipped(tmp_path):
-    """reference_bbp(a=0.01) reports the pooled many-seed t_BBP of
-    data/tbbp_seeds_la0.01.json at its alphas, keeps the three-population entries elsewhere,
-    and a copy of the file read by path gets no overlay."""
+@pytest.mark.parametrize("a", [0.01, 1.0])
+def test_reference_bbp_takes_the_seed_ensemble_where_shipped(tmp_path, a):
+    """reference_bbp(a) reports the pooled many-seed t_BBP of data/tbbp_seeds_la<a>.json
+    at its alphas, keeps the three-population entries elsewhere, and a copy of the file
+    read by path gets no overlay."""
     import json
     import shutil
 
     from dmft._data import data_dir
     from dmft.bbp import pool_seed_ensemble
 
-    runs = json.loads((data_dir() / "tbbp_seeds_la0.01.json").read_text())["runs"]
-    ref = reference_bbp(a=0.01)
-    raw = json.loads((data_dir() / "bbp_times_la0.01.json").read_text())["t_bbp"]
+    runs = json.loads((data_dir() / f"tbbp_seeds_la{a:g}.json").read_text())["runs"]
+    ref = reference_bbp(a=a)
+    raw = json.loads((data_dir() / f"bbp_times_la{a:g}.json").read_text())["t_bbp"]
     for alpha in {r["alpha"] for r in runs}:
         want = pool_seed_ensemble([r for r in runs if r["alpha"] == alpha])
         got = ref["t_bbp"][alpha]
         assert (got["t"], got["error"]) == (want["t"], want["error"])
-        assert got["seed_ensemble"]["source"] == "tbbp_seeds_la0.01.json"
+        assert got["seed_ensemble"]["source"] == f"tbbp_seeds_la{a:g}.json"
     untouched = [al for al in ref["t_bbp"] if al not in {r["alpha"] for r in runs}]
     assert untouched and all(ref["t_bbp"][al]["t"] == raw[f"{al:g}"]["t"] for al in untouched)
     copy = tmp_path / "bbp.json"
-    shutil.copy(data_dir() / "bbp_times_la0.01.json", copy)
-    plain = reference_bbp(copy, a=0.01)
+    shutil.copy(data_dir() / f"bbp_times_la{a:g}.json", copy)
+    plain = reference_bbp(copy, a=a)
     assert all("seed_ensemble" not in v for v in plain["t_bbp"].values())
