@@ -4,11 +4,11 @@ The shipped t_BBP (``data/bbp_times_la<a>.json``, :func:`dmft.bbp.t_bbp`) pools 
 populations (base, seed+1, 4S) and adds the step-halving shift of the *base seed* in
 quadrature; a single population's merge time moves by 0.3-1.3 under any perturbation at
 a = 0.01 (dt, m0), so that shift may be population noise rather than discretisation
-(README, "The paper's loss"). This script measures it: for every seed of ``--seeds`` the m0 -> 0+
-DMFT (:func:`dmft.solver.solve`, ``m0 = 1e-10``, all response paths, the solver's default
-groups) at ``--dt`` and at ``--dt / 2`` to ``--t-max``, spectra every ``--every``
-(:func:`dmft.spectrum.spectrum_along`), and the merge time by the majority rule of THEORY
-T2 (:meth:`dmft.spectrum.SpectrumTrajectory.t_bbp`, ``smooth = 0.3``). Per alpha it prints
+(README, "The paper's loss"). This script measures it: for every seed of ``--seeds`` one
+population of :func:`dmft.bbp.t_bbp`'s own runs (the m0 -> 0+ DMFT, ``m0 = 1e-10``, all
+response paths, the solver's default groups) at ``--dt`` and at ``--dt / 2`` to
+``--t-max``, spectra every ``--every``, and its merge time by the majority rule of THEORY
+T2 (``smooth = 0.3``). Per alpha it prints
 the mean +- standard error over the seeds at each step and their difference +- its error:
 a difference within 2 errors says the step-halving shift is noise, and the error of the
 mean over seeds is then the error of t_BBP. A merge beyond the horizon counts as
@@ -39,52 +39,37 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
-
 from dmft._io import save_text
-from dmft.losses import get_loss
-from dmft.solver import solve
-from dmft.spectrum import SMOOTH_T_BBP, spectrum_along
+from dmft.bbp import _bbp_run, _ensemble_steps, _first_merge
+from dmft.spectrum import SMOOTH_T_BBP
 
 _M0 = 1e-10  # the m0 -> 0+ limit, as the shipped t_BBP
 
 
 def _merge(alpha: float, t_max: float, dt: float, seed: int, args) -> float:
-    times = np.arange(0.0, t_max + 1e-9, args.every)
-    sol = solve(alpha, _M0, t_max, dt=dt, n_samples=args.samples, seed=seed,
-                sample_times=times, loss=get_loss("phase_retrieval", a=args.a),
-                scheme=args.scheme, progress=False)
-    if sol.status != 0:
-        raise RuntimeError(f"alpha={alpha:g}, dt={dt:g}, seed={seed}: {sol.message}")
-    tb = spectrum_along(sol, sol.sample_times).t_bbp(SMOOTH_T_BBP)
-    return math.inf if math.isnan(tb) else float(tb)
-
-
-def _mean_sem(x: list[float]) -> tuple[float, float, int]:
-    """Mean and standard error of the finite values, and how many were not finite."""
-    v = np.array([y for y in x if math.isfinite(y)])
-    sem = float(np.std(v, ddof=1) / np.sqrt(v.size)) if v.size > 1 else math.nan
-    return (float(v.mean()) if v.size else math.nan), sem, len(x) - v.size
+    """Merge time of one population by :func:`dmft.bbp.t_bbp`'s own run and rule (inf:
+    none within ``t_max``)."""
+    traj = _bbp_run(alpha=alpha, t_max=t_max, dt=dt, n_samples=args.samples, m0=_M0,
+                    seed=seed, every=args.every, n_response="auto", a=args.a,
+                    scheme=args.scheme)
+    return _first_merge(traj, SMOOTH_T_BBP)
 
 
 def summary(rows: list[dict]) -> None:
-    """Per alpha: mean +- s.e. over seeds at each step, and the change at each halving."""
+    """Per alpha: mean +- s.e. over seeds at each step (runs beyond their horizon counted,
+    not averaged), and the change at each halving."""
     for alpha in sorted({r["alpha"] for r in rows}):
         sel = [r for r in rows if r["alpha"] == alpha]
-        dts = sorted({r["dt"] for r in sel}, reverse=True)
-        parts, stats = [], {}
-        for dt in dts:
-            x = [r["t_bbp"] for r in sel if r["dt"] == dt]
-            mean, sem, n_inf = _mean_sem(x)
-            stats[dt] = (mean, sem)
-            parts.append(f"dt={dt:g}: {mean:.3f} +- {sem:.3f} ({len(x)} seeds, sd "
-                         f"{sem * np.sqrt(len(x) - n_inf):.2f}"
+        steps, halvings = _ensemble_steps([r for r in sel if math.isfinite(r["t_bbp"])])
+        parts = []
+        for dt, (mean, sem, n) in steps.items():
+            n_inf = sum(1 for r in sel if r["dt"] == dt and not math.isfinite(r["t_bbp"]))
+            parts.append(f"dt={dt:g}: {mean:.3f} +- {sem:.3f} ({n + n_inf} seeds, sd "
+                         f"{sem * math.sqrt(n):.2f}"
                          + (f", {n_inf} beyond the horizon" if n_inf else "") + ")")
         line = f"alpha {alpha:g}: " + "; ".join(parts)
-        for big, small in zip(dts[:-1], dts[1:], strict=True):  # each halving of the step
-            (m1, s1), (m2, s2) = stats[big], stats[small]
-            line += (f"; t(dt={small:g}) - t(dt={big:g}) = {m2 - m1:+.3f} +- "
-                     f"{math.hypot(s1, s2):.3f}")
+        for big, small, change, err in halvings:
+            line += f"; t(dt={small:g}) - t(dt={big:g}) = {change:+.3f} +- {err:.3f}"
         print(line)
 
 

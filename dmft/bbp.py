@@ -258,21 +258,15 @@ def pool_seed_ensemble(runs: Sequence[dict]) -> dict:
         biased; extend that run's horizon) or a step has fewer than two runs.
     """
     t = np.array([r["t_bbp"] for r in runs], dtype=float)
-    dts = np.array([r["dt"] for r in runs], dtype=float)
     if not np.all(np.isfinite(t)):
-        bad = sorted({float(d) for d in dts[~np.isfinite(t)]})
+        bad = sorted({float(r["dt"]) for r in runs if not math.isfinite(r["t_bbp"])})
         raise ValueError(f"{np.count_nonzero(~np.isfinite(t))} run(s) at dt = {bad} did not "
                          f"merge within their horizon: rerun them with a longer one")
-    steps = {}
-    for dt in sorted(set(dts.tolist()), reverse=True):
-        x = t[dts == dt]
-        if x.size < 2:
-            raise ValueError(f"dt = {dt:g} has {x.size} run: need two or more per step")
-        steps[dt] = [float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size)), int(x.size)]
+    steps, halvings = _ensemble_steps(runs)
+    few = [dt for dt, (_, _, n) in steps.items() if n < 2]
+    if few:
+        raise ValueError(f"dt = {few} has a single run: need two or more per step")
     keys = list(steps)
-    halvings = [[big, small, steps[small][0] - steps[big][0],
-                 math.hypot(steps[small][1], steps[big][1])]
-                for big, small in zip(keys[:-1], keys[1:], strict=True)]
     pooled = all(abs(d) <= 2 * e for *_, d, e in halvings)
     if pooled:
         value, error = float(t.mean()), float(t.std(ddof=1) / math.sqrt(t.size))
@@ -281,6 +275,22 @@ def pool_seed_ensemble(runs: Sequence[dict]) -> dict:
         error = math.hypot(steps[keys[-1]][1], halvings[-1][2])
     return {"t": value, "error": error, "pooled": pooled, "n_runs": int(t.size),
             "steps": steps, "halvings": halvings}
+
+
+def _ensemble_steps(runs: Sequence[dict]) -> tuple[dict, list]:
+    """Per step (largest first) ``[mean, sem, n]`` of ``t_bbp`` (sem NaN for a single run)
+    and per halving ``[dt, dt_next, change of the mean, its error]``; the statistics of
+    :func:`pool_seed_ensemble`, also printed by ``benchmarks/tbbp_seeds.py``."""
+    steps = {}
+    for dt in sorted({float(r["dt"]) for r in runs}, reverse=True):
+        x = np.array([r["t_bbp"] for r in runs if r["dt"] == dt], dtype=float)
+        sem = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else math.nan
+        steps[dt] = [float(x.mean()), sem, int(x.size)]
+    keys = list(steps)
+    halvings = [[big, small, steps[small][0] - steps[big][0],
+                 math.hypot(steps[small][1], steps[big][1])]
+                for big, small in zip(keys[:-1], keys[1:], strict=True)]
+    return steps, halvings
 
 
 def _first_merge(traj, smooth: float) -> float:
@@ -513,8 +523,10 @@ def _overlay_seed_ensembles(d: dict, a: float | None) -> None:
     ``data/tbbp_seeds_la<a>.json`` (:func:`pool_seed_ensemble`) at the alphas it holds; the
     entry keeps its three-population fields and gains ``seed_ensemble`` (the pooled record
     and the file's name)."""
+    if a is None:  # ensembles are shipped for l_a only
+        return
     seeds = _data.data_dir() / _data.per_a_file("tbbp_seeds", ".json", a)
-    if a is None or not seeds.is_file():
+    if not seeds.is_file():
         return
     runs = json.loads(seeds.read_text())["runs"]
     for alpha in sorted({float(r["alpha"]) for r in runs}):
