@@ -44,6 +44,7 @@ from threadpoolctl import threadpool_limits
 
 from dmft._farfield import response_row_far
 from dmft._kernels import response_row, response_row_reference
+from dmft._lockstep import usable_cores
 from dmft._march import _advance_h_reference, _qr_append_reference
 
 KERNELS = {"blocked": response_row, "reference": response_row_reference,
@@ -60,8 +61,10 @@ ISSUE_CASES = [("issue-a", 3.0, 0.1, 0.02, 250, 98_568, 20_000),
                ("issue-T5000", 3.0, 0.1, 0.02, 5_000, 10_000, 2_000)]
 # kernel / march pairs of the solver table: "fast" is the current march, "reference" the
 # march before issue 15 (four-pass Gram-Schmidt, path update with temporaries)
-# (a third field fixes n_groups, e.g. "blocked/fast/4"; default: the solver's)
-VARIANTS = ["far/fast/4", "blocked/fast/4", "blocked/reference/4", "reference/reference/4"]
+# (a third field fixes n_groups, e.g. "blocked/fast/4", default 4; a fourth the marching
+# threads, e.g. "far/fast/4/1", default the solver's "auto": one per usable core)
+VARIANTS = ["far/fast/4", "far/fast/4/1", "blocked/fast/4/1", "blocked/reference/4/1",
+            "reference/reference/4/1"]
 
 
 def _child(case: list, variant: str) -> None:
@@ -71,8 +74,9 @@ def _child(case: list, variant: str) -> None:
     import dmft._march as march_module
     import dmft.solver as solver_module
 
-    kernel, march, *groups = variant.split("/")
-    n_groups = int(groups[0]) if groups else None
+    kernel, march, *rest = variant.split("/")
+    n_groups = int(rest[0]) if rest else None
+    n_workers = int(rest[1]) if len(rest) > 1 else "auto"
     if march == "reference":
         march_module._qr_append = _qr_append_reference
         march_module._March._advance_h = _advance_h_reference
@@ -94,10 +98,14 @@ def _child(case: list, variant: str) -> None:
     spent["response"] = 0.0
     t0 = time.perf_counter()
     sol = solver_module.solve(alpha, m0, n_steps * dt, dt=dt, n_samples=S, n_response=S_R,
-                              seed=0, n_groups=n_groups or 4, response_tol=tol)
+                              seed=0, n_groups=n_groups or 4, response_tol=tol,
+                              n_workers=n_workers)
     wall = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers = min(sol.metadata["n_groups"],
+                  usable_cores() if n_workers == "auto" else n_workers)
     print(json.dumps({"wall": wall, "response": spent["response"], "peak_mb": peak_mb,
+                      "workers": workers,
                       "n_response": sol.metadata["n_response"], "status": sol.status,
                       "m_end": float(sol.m[-1]), "groups": sol.metadata["n_groups"]}))
 
@@ -207,7 +215,7 @@ def print_kernel_table(S_R: int, T: int, stride: int) -> None:
 
 def print_solver_table(cases: list, naive: bool, variants: list) -> None:
     """``solve`` with each kernel/march pair, one fresh subprocess per run."""
-    print(f"\n{'case':>11} {'S':>7} {'T':>6} {'S_R':>6} {'kernel/march':>20} {'G':>2} "
+    print(f"\n{'case':>11} {'S':>7} {'T':>6} {'S_R':>6} {'kernel/march/G/W':>20} {'G':>2} "
           f"{'wall s':>8} "
           f"{'kernel s':>9} {'rest s':>7} {'peak MB':>8} {'m(T)':>7}"
           + ("  naive M_R s" if naive else ""))
@@ -222,7 +230,7 @@ def print_solver_table(cases: list, naive: bool, variants: list) -> None:
                 extra = f" {_naive_seconds(S, min(T, 200)) * (T / min(T, 200)) ** 3:>12.0f}"
             print(f"{label:>11} {S:>7} {T:>6} {r['n_response']:>6} {variant:>20} {r['groups']:>2} "
                   f"{r['wall']:>8.1f} {r['response']:>9.1f} "
-                  f"{r['wall'] - r['response']:>7.1f} {r['peak_mb']:>8.0f} "
+                  f"{r['wall'] - r['response'] / r['workers']:>7.1f} {r['peak_mb']:>8.0f} "
                   f"{r['m_end']:>7.4f}{extra}  ({_load()})", flush=True)
     if naive:
         print("naive: plain-loop D3 on all S paths, timed on 2 paths (and T <= 200, scaled as "
@@ -242,7 +250,7 @@ def main() -> None:
                         help="solver cases by label: "
                         + ", ".join(c[0] for c in README_CASES + ISSUE_CASES))
     parser.add_argument("--variants", nargs="+", default=VARIANTS,
-                        help="kernel/march[/n_groups] of the solver table, kernel in "
+                        help="kernel/march[/n_groups[/n_workers]] of the solver table, kernel in "
                         f"{list(KERNELS)}, march in ['fast', 'reference']")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, nogil=True)
 def _path_response(n: int, dt: float, RT: np.ndarray, fp: np.ndarray, w: float,
                    chi: np.ndarray, out: np.ndarray) -> None:
     """Add ``w f'_n chi(n, j)`` of one path to ``out[j]``, j < n (adjoint sweep of D3)."""
@@ -40,7 +40,7 @@ def _response_row_parallel(n, dt, RT, FP, weights, n_chunks):
     return partial.sum(axis=0)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, nogil=True)
 def _response_row_serial(n, dt, RT, FP, weights):
     out = np.zeros(n)
     chi = np.empty(n)
@@ -92,7 +92,7 @@ LEAF = 32  # in-block triangles are split in halves down to this size (numba bel
 _PATH_TILE = 2048  # paths per tile of the in-block triangle (measured: 512-S within noise)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, nogil=True)
 def _block_triangle(n: int, dt: float, j0: int, j1: int, RT: np.ndarray, FP: np.ndarray,
                     ChiT: np.ndarray) -> None:
     """Finish ``ChiT[j0:j1]`` in place: on entry it holds the sums over ``k >= j1``.

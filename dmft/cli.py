@@ -170,7 +170,7 @@ COMMANDS.append(
 
 
 def _groups(text: str) -> int | str:
-    """``--n-groups``: an integer or 'auto'."""
+    """``--n-groups`` / ``--n-workers``: an integer or 'auto'."""
     if text == "auto":
         return text
     try:
@@ -200,6 +200,10 @@ def _solve_arguments(p: argparse.ArgumentParser) -> None:
                    help="independent sub-populations for standard errors, or 'auto' "
                    "(default: 8, i.e. 7 degrees of freedom, when each gets >= 1000 paths, "
                    "else 4; groups of a few hundred paths can blow up from kernel noise)")
+    p.add_argument("--n-workers", type=_groups, default="auto",
+                   help="threads marching the sub-populations side by side, or 'auto' "
+                   "(default: one per usable core, at most --n-groups); the result is the "
+                   "same bit for bit for every value")
     p.add_argument("--response-tol", type=float, default=1e-10,
                    help="relative accuracy of the low-rank far field of R in the response "
                    "kernel (default 1e-10; 0: the exact dense kernel)")
@@ -232,7 +236,7 @@ def _solve_handler(args: argparse.Namespace) -> int:
         seed=args.seed, loss=loss, noise=args.noise, n_response=args.n_response,
         scheme=args.scheme,
         n_groups=args.n_groups, sample_times=args.sample_times, progress=not args.no_progress,
-        response_tol=args.response_tol, tangent=args.tangent,
+        response_tol=args.response_tol, tangent=args.tangent, n_workers=args.n_workers,
     )
     out = str(sol.save(args.out)) if args.out else None
     if sol.status == "interrupted":

@@ -62,7 +62,11 @@ its own kernels, marched in lockstep. Returned curves and kernels are their mean
 1`` degrees of freedom; the group curves are kept as ``m_groups`` etc.), so they include
 the kernel noise fed back through the dynamics (THEORY section 6). The cost is that of one
 run with S paths up to the per-group T x T work (``solve``'s ``n_groups``);
-``benchmarks/coverage.py`` checks the coverage of these error bars.
+``benchmarks/coverage.py`` checks the coverage of these error bars. Being independent, the
+groups march on ``n_workers`` threads (one per core by default; each thread every
+``n_workers``-th group, a barrier at the end of each step): numpy's large-array loops, BLAS
+(one thread per product) and the numba triangles release the GIL, and the result is the
+same bit for bit for any thread count (measured 1.25-1.6x on 2 cores, README).
 
 Lagrange multiplier: the march uses the kernel form ``E[w_n g_n]`` (``mu_constraint``),
 which keeps ``C(t, t) = 1``; D4 over the paths (``alpha E[f h]``) is returned as ``mu``.
@@ -90,16 +94,12 @@ import warnings
 from typing import Literal
 
 import numpy as np
-from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
 
-from dmft import __version__, _checks, _memory
+from dmft import __version__, _checks, _lockstep, _memory
+from dmft._lockstep import march_all as _march_all
+from dmft._march import _March
 from dmft.losses import Loss, get_loss, labels_even
 from dmft.moreau import moreau_envelope
-
-__all__ = ["Scheme", "Solution", "SolveStatus", "solve"]
-
-from dmft._march import _March
 from dmft.solution import Solution, SolveStatus
 
 __all__ = ["Scheme", "Solution", "SolveStatus", "solve"]
@@ -152,6 +152,7 @@ def solve(
     scheme: Scheme = "explicit",
     response_tol: float = 1e-10,
     tangent: bool = False,
+    n_workers: int | Literal["auto"] = "auto",
 ) -> Solution:
     """Integrate the DMFT (D1-D9) of spherical gradient flow from overlap ``m0``.
 
@@ -231,6 +232,11 @@ def solve(
         odd part at ``|m| <= 1e4 |m0|`` by rescaling it (exact for the linear equations,
         :mod:`dmft.growth`), so G can grow without bound; ``C`` is the m = 0 correlation.
         Without it a run from small m0 leaves the linear regime once ``m0 G ~ 1e-3``.
+    n_workers : int or "auto"
+        Threads that march the sub-populations side by side (each thread every
+        ``n_workers``-th group; BLAS stays at one thread per call; more than ``n_groups`` run
+        as ``n_groups``). The result is the same bit for bit for every value. ``"auto"``
+        (default): one per usable core, at most ``n_groups``.
 
     Returns
     -------
@@ -265,6 +271,7 @@ def solve(
     if noise < 0:
         raise ValueError(f"noise variance must be >= 0, got {noise}")
     n_steps = _checks.n_steps(t_max, dt)
+    n_workers = _lockstep.workers(n_workers, n_groups)
     if isinstance(n_response, str):
         if n_response != "auto":
             raise ValueError(f"n_response must be a count, None (all paths) or 'auto', got "
@@ -284,7 +291,8 @@ def solve(
                response_tol, tangent)
         for rng in rngs
     ]
-    failure, interrupted = _march_all(marches, n_steps, c_diag_tol, alpha, progress)
+    failure, interrupted = _march_all(marches, n_steps, c_diag_tol, alpha, progress,
+                                      n_workers)
     if min(mc.n_done for mc in marches) == 0:  # nothing to keep: say why
         mu0 = abs(float(marches[0].mu[0]))
         bound = f"; at alpha={alpha:g} dt must be well below 1/|mu(0)| = {1 / mu0:.3g}" if (
@@ -324,28 +332,6 @@ def _unstable_start(failure: str, dt: float, marches) -> str:
             f"stiffest initial paths have local rate M_R^loc + max f' = {rate:.4g} (the N = inf "
             f"analogue of lambda_max; for l_a it grows like 1/a): use dt <= 1/rate = "
             f"{1.0 / rate:.3g}")
-
-
-def _march_all(marches, n_steps, c_diag_tol, alpha, progress) -> tuple[str, bool]:
-    """March the sub-populations in lockstep; (failure message or '', interrupted?)."""
-    failure = ""
-    bar = tqdm(total=n_steps, desc=f"DMFT alpha={alpha:g}", disable=not progress, leave=False)
-    # the per-step products are small: one BLAS thread is much faster (measured 45x under
-    # load) and leaves the cores to the numba response kernel
-    try:
-        with bar, threadpool_limits(limits=1, user_api="blas"), np.errstate(
-                over="ignore", invalid="ignore", divide="ignore"):  # the checks catch them
-            for n in range(n_steps + 1):
-                failure = next((f for f in (mc.step(n, c_diag_tol) for mc in marches) if f), "")
-                if failure:
-                    break
-                bar.update(1 if n < n_steps else 0)
-    except KeyboardInterrupt:
-        if min(mc.n_done for mc in marches) == 0:
-            raise
-        n_done = min(mc.n_done for mc in marches)
-        return f"interrupted (KeyboardInterrupt) at t={(n_done - 1) * marches[0].dt:.4g}", True
-    return failure, False
 
 
 def _far_ranks(marches) -> dict[str, int]:

@@ -379,3 +379,25 @@ def test_flags_mirror_python_keywords():
                 continue
             assert action.dest in keywords, (name, action.dest)
             assert action.option_strings[0] == "--" + action.dest.replace("_", "-")
+
+
+def test_solve_bad_worker_count_one_line(capsys):
+    assert cli.main([*SOLVE, "--n-workers", "0"]) == 2
+    assert "n_workers must be >= 1" in one_error_line(capsys, "solve")
+    assert _run_parser([*SOLVE, "--n-workers", "two"]) == 2
+    assert "expected an integer or 'auto'" in capsys.readouterr().err
+
+
+def test_solve_worker_count_is_used(capsys, monkeypatch):
+    """--n-workers reaches solve (not silently ignored); the JSON is the same for 1 and 2."""
+    from dmft import solver
+
+    seen = []
+    real = solver._march_all
+    monkeypatch.setattr(solver, "_march_all",
+                        lambda *a: seen.append(a[-1]) or real(*a))
+    docs = []
+    for value in ("1", "2"):
+        assert cli.main([*SOLVE, "--n-workers", value, "--json"]) == 0
+        docs.append(json.loads(capsys.readouterr().out))
+    assert seen == [1, 2] and docs[0] == docs[1]

@@ -19,7 +19,7 @@ LAYERS: dict[str, int] = {
     "dmft": 0, "_checks": 0, "_io": 0, "losses": 0, "_data": 0, "stats": 0, "sweeps": 0,
     "_memory": 0, "moreau": 0, "_crossing": 0,
     # middle, side by side (see GROUPS)
-    "solver": 1, "_kernels": 1, "_farfield": 1, "_march": 1, "solution": 1,
+    "solver": 1, "_kernels": 1, "_farfield": 1, "_march": 1, "_lockstep": 1, "solution": 1,
     "simulate": 1, "hessian": 1, "problem": 1, "simulation_result": 1,
     "spectrum": 1, "_spectral_laws": 1, "_bulk": 1, "_outlier": 1, "_finite_n": 1,
     "_quadrature_law": 1, "_curves": 1, "_smooth_law": 1,
@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "plotting": 4, "figures": 4, "demo": 4, "cli": 4, "_cli_support": 4, "_cli_spectrum": 4,
 }
 GROUPS = {"solver": "dmft", "_kernels": "dmft", "_farfield": "dmft", "_march": "dmft",
+          "_lockstep": "dmft",
           "solution": "dmft",
           "simulate": "gd", "hessian": "gd", "problem": "gd", "simulation_result": "gd",
           "spectrum": "rmt", "_spectral_laws": "rmt", "_bulk": "rmt", "_outlier": "rmt",

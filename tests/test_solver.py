@@ -20,6 +20,7 @@ from dmft._march import (
     _qr_append_reference,
     _stratified_normal,
 )
+from dmft.losses import get_loss
 from dmft.solver import Solution, solve
 
 
@@ -227,7 +228,8 @@ def test_non_finite_forces_stop_and_keep_results():
     loss = Loss("breaks", PHASE_RETRIEVAL.l, f, PHASE_RETRIEVAL.fp, PHASE_RETRIEVAL.label)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        s = solve(4.0, 0.2, 1.0, dt=0.05, n_samples=400, seed=0, n_groups=2, loss=loss)
+        s = solve(4.0, 0.2, 1.0, dt=0.05, n_samples=400, seed=0, n_groups=2, loss=loss,
+                  n_workers=1)  # the call counter is shared: one thread keeps its order
     assert s.status == -1 and not s.success
     assert "non-finite forces at t=0.25" in s.message
     assert any("stopped early" in str(w.message) for w in caught)
@@ -389,9 +391,12 @@ def test_keyboard_interrupt_returns_partial_solution(monkeypatch):
         return Interrupted
 
     monkeypatch.setattr(solver, "_March", interrupt_at(5))
-    s = solve(4.0, 0.2, 1.0, dt=0.05, n_samples=400, seed=0, n_groups=4)
-    assert s.status == "interrupted" and not s.success and "interrupted" in s.message
-    assert s.t.size == 5 and np.all(np.isfinite(s.m)) and np.all(np.isfinite(s.C))
+    for workers in (1, 2):
+        s = solve(4.0, 0.2, 1.0, dt=0.05, n_samples=400, seed=0, n_groups=4, n_workers=workers)
+        assert s.status == "interrupted" and not s.success and "interrupted" in s.message
+        # every group completed steps 0..4 (the threads stay within a step of each other)
+        assert s.t.size == 5
+        assert np.all(np.isfinite(s.m)) and np.all(np.isfinite(s.C))
     monkeypatch.setattr(solver, "_March", interrupt_at(0))
     with pytest.raises(KeyboardInterrupt):
         solve(4.0, 0.2, 1.0, dt=0.05, n_samples=400, seed=0)
@@ -480,3 +485,95 @@ def test_response_paths_default_by_loss():
     assert solve(4.0, 0.3, 0.04, n_samples=8000, seed=2).metadata["n_groups"] == 8
     with pytest.raises(ValueError, match="n_response"):
         solve(4.0, 0.3, 0.06, n_samples=3000, n_response="most")
+
+
+def test_ctrl_c_in_the_main_thread_keeps_the_partial_run(monkeypatch):
+    """A real Ctrl-C (SIGINT to the main thread while the marching threads run): the threads
+    stop after their current step and the completed steps are returned."""
+    import _thread
+    import time
+
+    from dmft import solver
+
+    class CtrlC(solver._March):
+        def step(self, n, c_diag_tol):
+            if n == 6 and self is first[0]:
+                _thread.interrupt_main()
+            if n > 6:
+                time.sleep(0.05)  # slow steps: the main thread gets the signal meanwhile
+            return super().step(n, c_diag_tol)
+
+    first = []
+
+    def make(*args, **kw):
+        march = CtrlC(*args, **kw)
+        first.append(march) if not first else None
+        return march
+
+    monkeypatch.setattr(solver, "_March", make)
+    s = solve(4.0, 0.2, 2.0, dt=0.05, n_samples=400, seed=0, n_groups=4, n_workers=2)
+    assert s.status == "interrupted" and "KeyboardInterrupt" in s.message
+    # the barrier keeps the threads within a step: all groups finished step 5
+    assert 6 <= s.t.size < 41 and np.all(np.isfinite(s.m)) and np.all(np.isfinite(s.C))
+
+
+@pytest.mark.parametrize("kw", [dict(alpha=3.0, m0=0.1),
+                                dict(alpha=8.0, m0=1e-8, tangent=True),
+                                dict(alpha=4.0, m0=0.1, scheme="prox",
+                                     loss=get_loss("phase_retrieval", a=0.01))])
+def test_marching_threads_do_not_change_the_result(kw):
+    """Every n_workers gives the same solution bit for bit (groups are independent DMFTs
+    with their own random streams; one BLAS thread per product)."""
+    runs = [solve(t_max=0.6, dt=0.02, n_samples=1600, seed=5, n_groups=4, n_workers=w, **kw)
+            for w in (1, 2, 3, "auto")]
+    for other in runs[1:]:
+        for name in ("m", "e", "mu", "C", "R", "M_C", "M_R", "h_samples", "m_sem"):
+            assert np.array_equal(getattr(runs[0], name), getattr(other, name)), name
+
+
+def test_first_failure_is_the_lockstep_one(monkeypatch):
+    """Failures in several groups: the reported one is the first in (step, group) order and
+    the kept steps those of the one-thread lockstep march, for every thread count."""
+    from dmft import solver
+
+    fail_at = {1: 5, 2: 5, 3: 7}  # group -> step
+    made = []
+
+    class Failing(solver._March):
+        def step(self, n, c_diag_tol):
+            g = made.index(self)
+            if fail_at.get(g) == n:
+                return f"group {g} failed at step {n}"
+            return super().step(n, c_diag_tol)
+
+    def make(*args, **kw):
+        made.append(Failing(*args, **kw))
+        return made[-1]
+
+    monkeypatch.setattr(solver, "_March", make)
+    for workers in (1, 2, 4):
+        made.clear()
+        with pytest.warns(RuntimeWarning, match="group 1 failed at step 5"):
+            s = solve(4.0, 0.2, 1.0, dt=0.05, n_samples=400, seed=0, n_groups=4,
+                      n_workers=workers)
+        assert s.status == -1 and s.message == "group 1 failed at step 5" and s.t.size == 5
+
+
+def test_bad_worker_counts_are_refused():
+    for bad in (0, -1, 1.5, "many"):
+        with pytest.raises(ValueError, match="n_workers"):
+            solve(3.0, 0.1, 0.1, dt=0.05, n_samples=400, n_workers=bad)
+
+
+def test_an_error_in_a_marching_thread_reaches_the_caller(monkeypatch):
+    from dmft import solver
+
+    class Broken(solver._March):
+        def step(self, n, c_diag_tol):
+            if n == 3:
+                raise MemoryError("no room at step 3")
+            return super().step(n, c_diag_tol)
+
+    monkeypatch.setattr(solver, "_March", Broken)
+    with pytest.raises(MemoryError, match="no room at step 3"):
+        solve(4.0, 0.2, 1.0, dt=0.05, n_samples=400, seed=0, n_groups=4, n_workers=2)
