@@ -20,14 +20,29 @@ from tqdm.auto import tqdm
 
 from dmft import _checks
 
+# environment variable that caps the threads of n_workers="auto" (set by dmft.sweeps in the
+# processes of its own pool, so that processes x threads do not exceed the cores)
+THREADS_ENV = "DMFT_NUM_THREADS"
+
 
 def workers(n_workers, n_groups: int) -> int:
-    """Validated thread count of the march (``"auto"``: usable cores, at most n_groups)."""
+    """Validated thread count of the march, at most ``n_groups``.
+
+    ``"auto"``: the integer in the environment variable ``DMFT_NUM_THREADS`` when it is set,
+    else the usable cores.
+    """
     if isinstance(n_workers, str):
         if n_workers != "auto":
             raise ValueError(f"n_workers must be a positive integer or 'auto', got "
                              f"{n_workers!r}")
-        return max(1, min(n_groups, usable_cores()))
+        cap = os.environ.get(THREADS_ENV)
+        if cap is None:
+            return max(1, min(n_groups, usable_cores()))
+        try:
+            n_workers = int(cap)
+        except ValueError:
+            raise ValueError(f"{THREADS_ENV} must be a positive integer, got {cap!r}") from None
+        n_workers = _checks.integer(THREADS_ENV, n_workers, 1)
     return min(n_groups, _checks.integer("n_workers", n_workers, 1))
 
 

@@ -236,7 +236,9 @@ def solve(
         Threads that march the sub-populations side by side (each thread every
         ``n_workers``-th group; BLAS stays at one thread per call; more than ``n_groups`` run
         as ``n_groups``). The result is the same bit for bit for every value. ``"auto"``
-        (default): one per usable core, at most ``n_groups``.
+        (default): one per usable core, at most ``n_groups``, or the integer in the
+        environment variable ``DMFT_NUM_THREADS`` when set (:func:`dmft.sweeps.sweep`'s
+        default pool sets it to each process's share of the cores).
 
     Returns
     -------

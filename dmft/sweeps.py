@@ -3,7 +3,8 @@
 No physics here. :func:`sweep` evaluates a module-level point function ``func(alpha,
 **params)`` (returning a dict of arrays) at every alpha through any executor with
 ``submit(fn, *args, **kwargs)`` and futures with ``result()``: a local
-``concurrent.futures.ProcessPoolExecutor`` (the default, one worker per core) or a
+``concurrent.futures.ProcessPoolExecutor`` (the default, one worker per core, each
+with its share of the cores for the DMFT march's threads) or a
 ``dask.distributed.Client`` (``pip install "dmft[dask]"``), e.g. on a cluster::
 
     from dask.distributed import Client
@@ -119,12 +120,20 @@ def sweep(func: Callable[..., dict[str, np.ndarray]], alphas: Sequence[float],
     return results
 
 
+def _share_cores(n_proc: int) -> None:
+    """Initializer of the default pool's processes: the DMFT march of each uses at most its
+    share of the cores (``DMFT_NUM_THREADS``, read by ``dmft._lockstep``; a value the user
+    set is kept), so that processes x threads do not exceed the cores."""
+    os.environ.setdefault("DMFT_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n_proc)))
+
+
 def _run(func, todo, results, executor, params, progress, desc) -> None:
     from tqdm.auto import tqdm
 
     own = executor is None
-    pool = ProcessPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) \
-        if own else executor
+    n_proc = min(len(todo), os.cpu_count() or 1)
+    pool = ProcessPoolExecutor(max_workers=n_proc, initializer=_share_cores,
+                               initargs=(n_proc,)) if own else executor
     bar = tqdm(total=len(todo), desc=desc, unit="point", disable=not progress, file=sys.stderr)
     def collect(i, a, path, fut) -> None:
         results[i] = {k: np.asarray(v) for k, v in fut.result().items()}

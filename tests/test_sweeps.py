@@ -139,3 +139,40 @@ def test_synchronous_executor_keeps_each_point_before_the_next(tmp_path):
     mod.CALLS.clear()
     assert [float(p["y"]) for p in sweeps.sweep(mod.point, [4.0, 5.0], **kw)] == [4.0, 5.0]
     assert mod.CALLS == []  # both read back from the cache
+
+
+def _march_threads(alpha: float) -> dict[str, np.ndarray]:
+    """The thread count solve's n_workers='auto' would use in this process (8 groups)."""
+    from dmft import _lockstep
+
+    return {"threads": np.array(_lockstep.workers("auto", 8))}
+
+
+def test_default_pool_shares_the_cores_between_processes(monkeypatch):
+    """Processes x march threads stay within the cores: each process of the default pool
+    marches on its share (DMFT_NUM_THREADS), and a value the user set is kept."""
+    import os
+
+    from dmft import _lockstep
+
+    monkeypatch.delenv(_lockstep.THREADS_ENV, raising=False)
+    cores = os.cpu_count() or 1
+    out = sweeps.sweep(_march_threads, [1.0, 2.0], progress=False)
+    n_proc = min(2, cores)
+    assert [int(r["threads"]) for r in out] == [max(1, cores // n_proc)] * 2
+    monkeypatch.setenv(_lockstep.THREADS_ENV, "3")
+    out = sweeps.sweep(_march_threads, [1.0], progress=False)
+    assert int(out[0]["threads"]) == 3
+
+
+def test_bad_thread_cap_is_one_clear_error(monkeypatch):
+    from dmft import _lockstep
+
+    monkeypatch.setenv(_lockstep.THREADS_ENV, "lots")
+    with pytest.raises(ValueError, match="DMFT_NUM_THREADS must be a positive integer"):
+        _lockstep.workers("auto", 4)
+    monkeypatch.setenv(_lockstep.THREADS_ENV, "0")
+    with pytest.raises(ValueError, match="DMFT_NUM_THREADS must be >= 1"):
+        _lockstep.workers("auto", 4)
+    monkeypatch.setenv(_lockstep.THREADS_ENV, "1")
+    assert _lockstep.workers("auto", 4) == 1 and _lockstep.workers(3, 4) == 3
