@@ -28,7 +28,15 @@ writes). Run (the measurement behind README "The paper's loss")::
 
 (A run that has not merged by its horizon was removed from the file and rerun alone with a
 longer ``--t-max``: alpha = 3.25, dt = 0.005, seed 23 to 4; alpha = 3.5, dt = 0.0025, seed
-14 to 5.)
+14 to 5. ``--extend T`` now does that in place: every run of ``--out`` beyond its horizon
+is rerun to ``t_max = T``.) Seeds 16-31 at alpha = 3.5 (sixth session)::
+
+    python benchmarks/tbbp_seeds.py --a 0.01 --scheme prox --dt 0.01 --alphas 3.5 \
+        --t-max 3.0 --seeds $(seq 16 31) --out data/tbbp_seeds_la0.01.json
+    python benchmarks/tbbp_seeds.py --a 0.01 --scheme prox --dt 0.005 --alphas 3.5 \
+        --t-max 3.0 --seeds $(seq 16 31) --out data/tbbp_seeds_la0.01.json
+    python benchmarks/tbbp_seeds.py --a 0.01 --scheme prox --out data/tbbp_seeds_la0.01.json \
+        --extend 6
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ import time
 from pathlib import Path
 
 from dmft._io import save_text
-from dmft.bbp import _bbp_run, _ensemble_steps, _first_merge
+from dmft.bbp import _bbp_run, _ensemble_steps, _first_merge, pool_seed_ensemble
 from dmft.spectrum import SMOOTH_T_BBP
 
 _M0 = 1e-10  # the m0 -> 0+ limit, as the shipped t_BBP
@@ -70,7 +78,33 @@ def summary(rows: list[dict]) -> None:
         line = f"alpha {alpha:g}: " + "; ".join(parts)
         for big, small, change, err in halvings:
             line += f"; t(dt={small:g}) - t(dt={big:g}) = {change:+.3f} +- {err:.3f}"
+        if all(math.isfinite(r["t_bbp"]) for r in sel) and len(steps) > 1:
+            pool = pool_seed_ensemble(sel)
+            line += (f"; t_BBP = {pool['t']:.3f} +- {pool['error']:.3f} "
+                     f"({'pooled' if pool['pooled'] else 'smallest step'}), median "
+                     f"{pool['median']:.3f} +- {pool['median_error']:.3f}")
         print(line)
+
+
+def extend(rows: list[dict], t_max: float, args) -> None:
+    """Rerun every run of ``rows`` that did not merge within its horizon to ``t_max`` (in
+    place, same alpha, step and seed), saving after each."""
+    for i, r in enumerate(rows):
+        if math.isfinite(r["t_bbp"]) or r["t_max"] >= t_max:
+            continue
+        t0 = time.perf_counter()
+        tb = _merge(r["alpha"], t_max, r["dt"], r["seed"], args)
+        rows[i] = dict(r, t_max=t_max, t_bbp=tb, seconds=time.perf_counter() - t0)
+        _save(rows, args)
+        print(f"alpha={r['alpha']:g} dt={r['dt']:g} seed={r['seed']}: t_BBP = {tb:.3f} "
+              f"to t_max = {t_max:g} ({rows[i]['seconds']:.0f} s)", flush=True)
+
+
+def _save(rows: list[dict], args) -> None:
+    params = {"a": args.a, "scheme": args.scheme, "samples": args.samples,
+              "every": args.every, "m0": _M0, "smooth": SMOOTH_T_BBP}
+    save_text(args.out, json.dumps({"kind": "tbbp-seeds", "params": params, "runs": rows},
+                                   indent=1))  # atomic
 
 
 def main() -> None:
@@ -86,17 +120,20 @@ def main() -> None:
     p.add_argument("--every", type=float, default=0.05)
     p.add_argument("--out", type=Path, default=Path("tbbp_seeds.json"))
     p.add_argument("--summary", action="store_true", help="print the table of --out, stop")
+    p.add_argument("--extend", type=float, default=None, metavar="T",
+                   help="rerun the runs of --out that did not merge within their horizon "
+                   "to t_max = T, then print the table")
     args = p.parse_args()
     horizons = args.t_max * len(args.alphas) if len(args.t_max) == 1 else args.t_max
     if len(horizons) != len(args.alphas):
         p.error(f"--t-max takes one value or one per alpha ({len(args.alphas)})")
     rows = json.loads(args.out.read_text())["runs"] if args.out.is_file() else []
-    if args.summary:
+    if args.summary or args.extend:
+        if args.extend:
+            extend(rows, args.extend, args)
         summary(rows)
         return
     done = {(r["alpha"], r["dt"], r["seed"]) for r in rows}
-    params = {"a": args.a, "scheme": args.scheme, "samples": args.samples,
-              "every": args.every, "m0": _M0, "smooth": SMOOTH_T_BBP}
     for alpha, t_max in zip(args.alphas, horizons, strict=True):
         for seed in args.seeds:
             for dt in (args.dt, args.dt / 2):
@@ -106,8 +143,7 @@ def main() -> None:
                 tb = _merge(alpha, t_max, dt, seed, args)
                 rows.append({"alpha": alpha, "dt": dt, "seed": seed, "t_max": t_max,
                              "t_bbp": tb, "seconds": time.perf_counter() - t0})
-                save_text(args.out, json.dumps({"kind": "tbbp-seeds", "params": params,
-                                                "runs": rows}, indent=1))  # atomic
+                _save(rows, args)
                 print(f"alpha={alpha:g} dt={dt:g} seed={seed}: t_BBP = {tb:.3f} "
                       f"({rows[-1]['seconds']:.0f} s)", flush=True)
     summary(rows)

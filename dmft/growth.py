@@ -173,14 +173,14 @@ class GrowthFactor:
 
     @property
     def log_G_max(self) -> float:
-        """``log max_t G(t)``."""
-        return float(np.log(np.max(self.G)))
+        """``max_t`` of :attr:`log_G` (the mean over the groups of log G; ``log max_t G``
+        when the groups are not kept, the same number for a single curve)."""
+        return float(np.max(self.log_G))
 
     @property
     def log_G_max_sem(self) -> float:
-        """Standard error of :attr:`log_G_max` (delta method at the maximum)."""
-        k = int(np.argmax(self.G))
-        return float(self.G_sem[k] / self.G[k])
+        """Standard error of :attr:`log_G_max`: :attr:`log_G_sem` at the maximum."""
+        return float(self.log_G_sem[int(np.argmax(self.log_G))])
 
 
 def growth_factor(alpha: float, t_max: float = 10.0, dt: float = 0.02,

@@ -241,6 +241,35 @@ def test_pool_seed_ensemble_pools_steps_only_without_a_step_trend():
         pool_seed_ensemble(runs + [{"dt": 0.01, "t_bbp": math.inf}])
 
 
+@pytest.mark.parametrize("n", [5, 48])
+def test_median_interval_covers_the_median_of_a_heavy_tailed_law(n):
+    """median_interval on lognormal samples (true median 1): over 2000 samples the interval
+    covers 1 as often as its exact binomial coverage says (>= 68.27 %), within 3 binomial
+    standard errors; the ensemble reports the median of the runs it pools."""
+    from scipy.stats import binom
+
+    from dmft.bbp import median_interval, pool_seed_ensemble
+
+    rng = np.random.default_rng(1)
+    hits, lo = 0, None
+    for _ in range(2000):
+        x = np.exp(0.8 * rng.standard_normal(n))
+        med, half = median_interval(x)
+        xs = np.sort(x)
+        if lo is None:  # the rank the interval used, from its half-width
+            lo = next(k for k in range(1, n + 1) if 0.5 * (xs[n - k] - xs[k - 1]) == half)
+        assert med == np.median(x)
+        hits += xs[lo - 1] <= 1.0 <= xs[n - lo]
+    exact = binom.cdf(n - lo, n, 0.5) - binom.cdf(lo - 1, n, 0.5)
+    assert exact >= 0.6827
+    assert abs(hits / 2000 - exact) <= 3 * math.sqrt(exact * (1 - exact) / 2000)
+    runs = [{"dt": 0.01, "t_bbp": v} for v in np.exp(rng.standard_normal(n))]
+    p = pool_seed_ensemble(runs)
+    assert (p["median"], p["median_error"]) == median_interval([r["t_bbp"] for r in runs])
+    with pytest.raises(ValueError, match="two or more"):
+        median_interval([1.0])
+
+
 @pytest.mark.parametrize("a", [0.01, 1.0])
 def test_reference_bbp_takes_the_seed_ensemble_where_shipped(tmp_path, a):
     """reference_bbp(a) reports the pooled many-seed t_BBP of data/tbbp_seeds_la<a>.json

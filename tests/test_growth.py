@@ -365,6 +365,23 @@ def test_rate_is_the_mean_of_the_group_slopes():
         assert pd._group_logs(np.array([[1.0, 2.0], [1.0, -0.5]]), 12.0) is None
 
 
+def test_log_G_max_is_the_maximum_of_the_mean_group_log():
+    """With the groups kept, log_G_max is max_t of the mean of the group logs (not of the log
+    of the group mean, which the fastest group dominates), its error the s.e. of that mean
+    at the maximum; without them, log max G and the delta method (closed forms)."""
+    t = np.linspace(0.0, 10.0, 101)
+    logs = np.array([1.0, 1.2, 0.8, 6.0])[:, None] * np.sin(t / 4.0)  # one fast group
+    g = pd.GrowthFactor(alpha=12.0, t=t, G=np.exp(logs).mean(axis=0),
+                        G_sem=np.exp(logs).std(axis=0, ddof=1) / 2, log_G_groups=logs)
+    k = int(np.argmax(np.sin(t / 4.0)))
+    assert g.log_G_max == pytest.approx(logs[:, k].mean(), rel=1e-12)
+    assert g.log_G_max_sem == pytest.approx(logs[:, k].std(ddof=1) / 2, rel=1e-12)
+    bare = dataclasses.replace(g, log_G_groups=None)
+    assert bare.log_G_max == pytest.approx(np.log(g.G.max()), rel=1e-12)
+    assert bare.log_G_max_sem == pytest.approx(g.G_sem[k] / g.G[k], rel=1e-12)
+    assert bare.log_G_max > g.log_G_max + 1.0  # Jensen: the fast group dominates the mean
+
+
 def test_reference_growth_file_keeps_the_groups(tmp_path):
     """write_reference_growth stores each group's log G (thinned like G) and
     reference_growth gives them back; the same solve through growth_factor agrees."""
