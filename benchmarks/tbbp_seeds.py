@@ -29,7 +29,7 @@ writes). Run (the measurement behind README "The paper's loss")::
 (A run that has not merged by its horizon was removed from the file and rerun alone with a
 longer ``--t-max``: alpha = 3.25, dt = 0.005, seed 23 to 4; alpha = 3.5, dt = 0.0025, seed
 14 to 5. ``--extend T`` now does that in place: every run of ``--out`` beyond its horizon
-is rerun to ``t_max = T``.) Seeds 16-31 at alpha = 3.5 (sixth session)::
+is rerun to ``t_max = T``.) Seeds 16-31 at alpha = 3.5 (fifth session)::
 
     python benchmarks/tbbp_seeds.py --a 0.01 --scheme prox --dt 0.01 --alphas 3.5 \
         --t-max 3.0 --seeds $(seq 16 31) --out data/tbbp_seeds_la0.01.json

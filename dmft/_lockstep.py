@@ -141,14 +141,15 @@ def march_all(marches, n_steps, c_diag_tol, alpha, progress, n_workers) -> tuple
     # the per-step products are small: one BLAS thread is much faster (measured 45x under
     # load) and leaves the cores to the marching threads (the limit is process-wide)
     with bar, threadpool_limits(limits=1, user_api="blas"):
-        for worker in workers:
-            worker.start()
-        try:
+        try:  # a Ctrl-C can come while the threads start (Thread.start waits for them)
+            for worker in workers:
+                worker.start()
             _wait(workers, marches, bar, n_steps)
         except KeyboardInterrupt:
             state.interrupt()
             for worker in workers:
-                worker.join()
+                if worker.ident is not None:  # started
+                    worker.join()
     if state.error is not None and not state.interrupted:
         raise state.error
     n_done = min(mc.n_done for mc in marches)

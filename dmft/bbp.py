@@ -60,10 +60,10 @@ from dmft import _checks, _data
 from dmft.growth import Scheme, _loss_a, loss_for
 from dmft.solver import solve
 from dmft.spectrum import SMOOTH_T_BBP
+from dmft.stats import median_interval
 from dmft.sweeps import sweep
 
-__all__ = ["t_bbp", "BBPTime", "pool_t_bbp", "pool_seed_ensemble", "median_interval",
-           "alpha_bbp_ts",
+__all__ = ["t_bbp", "BBPTime", "pool_t_bbp", "pool_seed_ensemble", "alpha_bbp_ts",
            "ThresholdStates", "reference_bbp", "shipped_alpha_bbp_ts"]
 
 _M0 = 1e-10
@@ -249,7 +249,7 @@ def pool_seed_ensemble(runs: Sequence[dict]) -> dict:
     The merge times are heavy-tailed near alpha_BBP_TS (a = 0.01, alpha = 3.5: single
     populations up to 2-3x the median), so the median of the same runs (all of them when
     pooled, else the smallest step) is given too, with the half-width of its
-    distribution-free 68 % interval between order statistics (:func:`median_interval`).
+    distribution-free 68 % interval between order statistics (:func:`dmft.stats.median_interval`).
 
     Returns
     -------
@@ -286,28 +286,6 @@ def pool_seed_ensemble(runs: Sequence[dict]) -> dict:
     return {"t": value, "error": error, "pooled": pooled, "n_runs": int(t.size),
             "median": median, "median_error": median_error,
             "steps": steps, "halvings": halvings}
-
-
-def median_interval(x: np.ndarray, level: float = 0.6827) -> tuple[float, float]:
-    """Sample median and the half-width of a distribution-free confidence interval for the
-    population median at ``level`` (one sigma by default).
-
-    The interval runs between the order statistics ``x_(l)`` and ``x_(n + 1 - l)``
-    (1-based), ``l`` the largest rank with ``P(l <= B < n + 1 - l) >= level`` for ``B ~
-    Binomial(n, 1/2)`` (the number of samples below the median), so it holds whatever the
-    law of ``x``. Needs ``n >= 2`` (with fewer than ~4 the interval is the whole range and
-    its coverage above ``level``).
-    """
-    from scipy.stats import binom
-
-    x = np.sort(np.asarray(x, dtype=float))
-    n = x.size
-    if n < 2:
-        raise ValueError(f"the median interval needs two or more values, got {n}")
-    lo = 1
-    while lo + 1 <= n - lo and binom.cdf(n - lo - 1, n, 0.5) - binom.cdf(lo, n, 0.5) >= level:
-        lo += 1
-    return float(np.median(x)), float(0.5 * (x[n - lo] - x[lo - 1]))
 
 
 def _ensemble_steps(runs: Sequence[dict]) -> tuple[dict, list]:

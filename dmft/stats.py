@@ -1,4 +1,5 @@
-"""Binomial statistics of success counts: Wilson intervals and the logistic 50 % point.
+"""Statistics without physics: Wilson intervals and the logistic 50 % point of success
+counts, and a distribution-free interval for a median.
 
 No physics here: counts ``k`` of ``n`` trials per alpha in, intervals and a fitted 50 %
 point out (used by :mod:`dmft.success` for the finite-N success curves of T4).
@@ -12,7 +13,8 @@ import numpy as np
 
 from dmft import _checks
 
-__all__ = ["wilson_interval", "difference_interval", "LogisticFit", "fit_alpha_50"]
+__all__ = ["wilson_interval", "difference_interval", "LogisticFit", "fit_alpha_50",
+           "median_interval"]
 
 
 def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -229,3 +231,25 @@ def _deviance(k, n, p) -> float:
         t1 = np.where(k > 0, k * np.log(k / (n * p)), 0.0)
         t2 = np.where(k < n, (n - k) * np.log((n - k) / (n * (1 - p))), 0.0)
     return float(2 * np.sum(t1 + t2))
+
+
+def median_interval(x: np.ndarray, level: float = 0.6827) -> tuple[float, float]:
+    """Sample median and the half-width of a distribution-free confidence interval for the
+    population median at ``level`` (one sigma by default).
+
+    The interval runs between the order statistics ``x_(l)`` and ``x_(n + 1 - l)``
+    (1-based), ``l`` the largest rank with ``P(l <= B < n + 1 - l) >= level`` for ``B ~
+    Binomial(n, 1/2)`` (the number of samples below the median), so it holds whatever the
+    law of ``x``. Needs ``n >= 2`` (with fewer than ~4 the interval is the whole range and
+    its coverage above ``level``).
+    """
+    from scipy.stats import binom
+
+    x = np.sort(np.asarray(x, dtype=float))
+    n = x.size
+    if n < 2:
+        raise ValueError(f"the median interval needs two or more values, got {n}")
+    lo = 1
+    while lo + 1 <= n - lo and binom.cdf(n - lo - 1, n, 0.5) - binom.cdf(lo, n, 0.5) >= level:
+        lo += 1
+    return float(np.median(x)), float(0.5 * (x[n - lo] - x[lo - 1]))

@@ -577,3 +577,27 @@ def test_an_error_in_a_marching_thread_reaches_the_caller(monkeypatch):
     monkeypatch.setattr(solver, "_March", Broken)
     with pytest.raises(MemoryError, match="no room at step 3"):
         solve(4.0, 0.2, 1.0, dt=0.05, n_samples=400, seed=0, n_groups=4, n_workers=2)
+
+
+def test_ctrl_c_while_the_threads_start_keeps_the_run(monkeypatch):
+    """Ctrl-C in the main thread while it starts the marching threads (Thread.start waits
+    for each): caught like any other, the threads joined, the completed steps kept."""
+    import threading
+    import time
+
+    from dmft import _lockstep
+
+    started = []
+
+    class SlowStart(threading.Thread):
+        def start(self):
+            super().start()
+            started.append(self)
+            if len(started) == 2:
+                time.sleep(0.3)  # the marches run meanwhile
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(_lockstep.threading, "Thread", SlowStart)
+    s = solve(4.0, 0.2, 1.0, dt=0.05, n_samples=400, seed=0, n_groups=4, n_workers=2)
+    assert s.status == "interrupted" and s.t.size >= 1
+    assert not any(t.is_alive() for t in started)
