@@ -66,7 +66,7 @@ run with S paths up to the per-group T x T work (``solve``'s ``n_groups``);
 groups march on ``n_workers`` threads (one per core by default; each thread every
 ``n_workers``-th group, a barrier at the end of each step): numpy's large-array loops, BLAS
 (one thread per product) and the numba triangles release the GIL, and the result is the
-same bit for bit for any thread count (measured 1.25-1.6x on 2 cores, README).
+same bit for bit for any thread count (measured 1.25-1.7x on 2 cores, README).
 
 Lagrange multiplier: the march uses the kernel form ``E[w_n g_n]`` (``mu_constraint``),
 which keeps ``C(t, t) = 1``; D4 over the paths (``alpha E[f h]``) is returned as ``mu``.
