@@ -44,7 +44,7 @@ from threadpoolctl import threadpool_limits
 
 from dmft._farfield import response_row_far
 from dmft._kernels import response_row, response_row_reference
-from dmft._lockstep import usable_cores
+from dmft._lockstep import workers as lockstep_workers
 from dmft._march import _advance_h_reference, _qr_append_reference
 
 KERNELS = {"blocked": response_row, "reference": response_row_reference,
@@ -102,8 +102,7 @@ def _child(case: list, variant: str) -> None:
                               n_workers=n_workers)
     wall = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    workers = min(sol.metadata["n_groups"],
-                  usable_cores() if n_workers == "auto" else n_workers)
+    workers = lockstep_workers(n_workers, sol.metadata["n_groups"])  # the solver's count
     print(json.dumps({"wall": wall, "response": spent["response"], "peak_mb": peak_mb,
                       "workers": workers,
                       "n_response": sol.metadata["n_response"], "status": sol.status,

@@ -39,10 +39,10 @@ def workers(n_workers, n_groups: int) -> int:
         if cap is None:
             return max(1, min(n_groups, usable_cores()))
         try:
-            n_workers = int(cap)
+            capped = int(cap)
         except ValueError:
             raise ValueError(f"{THREADS_ENV} must be a positive integer, got {cap!r}") from None
-        n_workers = _checks.integer(THREADS_ENV, n_workers, 1)
+        return min(n_groups, _checks.integer(THREADS_ENV, capped, 1))
     return min(n_groups, _checks.integer("n_workers", n_workers, 1))
 
 
