@@ -11,8 +11,9 @@ response paths, the solver's default groups) at ``--dt`` and at ``--dt / 2`` to
 T2 (``smooth = 0.3``). Per alpha it prints
 the mean +- standard error over the seeds at each step and their difference +- its error:
 a difference within 2 errors says the step-halving shift is noise, and the error of the
-mean over seeds is then the error of t_BBP. A merge beyond the horizon counts as
-``inf`` and is reported, not averaged.
+mean over seeds is then the error of t_BBP. A merge beyond the horizon counts as ``inf``
+(right-censored at ``t_max``): the table then holds medians and their 68 % intervals
+(:func:`dmft.bbp.pool_seed_ensemble`), not means.
 
 Resumable: the JSON ``--out`` gets one entry per (alpha, dt, seed) as it is done (atomic
 writes). Run (the measurement behind README "The paper's loss")::
@@ -48,7 +49,7 @@ import time
 from pathlib import Path
 
 from dmft._io import save_text
-from dmft.bbp import _bbp_run, _ensemble_steps, _first_merge, pool_seed_ensemble
+from dmft.bbp import _bbp_run, _first_merge, pool_seed_ensemble
 from dmft.spectrum import SMOOTH_T_BBP
 
 _M0 = 1e-10  # the m0 -> 0+ limit, as the shipped t_BBP
@@ -64,25 +65,27 @@ def _merge(alpha: float, t_max: float, dt: float, seed: int, args) -> float:
 
 
 def summary(rows: list[dict]) -> None:
-    """Per alpha: mean +- s.e. over seeds at each step (runs beyond their horizon counted,
-    not averaged), and the change at each halving."""
+    """Per alpha: the centre +- error over seeds at each step (means; medians when some run
+    is beyond its horizon, :func:`dmft.bbp.pool_seed_ensemble`), the change at each halving
+    and the pooled t_BBP; where the median is not determined, the reason."""
     for alpha in sorted({r["alpha"] for r in rows}):
         sel = [r for r in rows if r["alpha"] == alpha]
-        steps, halvings = _ensemble_steps([r for r in sel if math.isfinite(r["t_bbp"])])
-        parts = []
-        for dt, (mean, sem, n) in steps.items():
-            n_inf = sum(1 for r in sel if r["dt"] == dt and not math.isfinite(r["t_bbp"]))
-            parts.append(f"dt={dt:g}: {mean:.3f} +- {sem:.3f} ({n + n_inf} seeds, sd "
-                         f"{sem * math.sqrt(n):.2f}"
-                         + (f", {n_inf} beyond the horizon" if n_inf else "") + ")")
-        line = f"alpha {alpha:g}: " + "; ".join(parts)
-        for big, small, change, err in halvings:
-            line += f"; t(dt={small:g}) - t(dt={big:g}) = {change:+.3f} +- {err:.3f}"
-        if all(math.isfinite(r["t_bbp"]) for r in sel) and len(steps) > 1:
+        try:
             pool = pool_seed_ensemble(sel)
-            line += (f"; t_BBP = {pool['t']:.3f} +- {pool['error']:.3f} "
-                     f"({'pooled' if pool['pooled'] else 'smallest step'}), median "
-                     f"{pool['median']:.3f} +- {pool['median_error']:.3f}")
+        except ValueError as err:
+            print(f"alpha {alpha:g}: {len(sel)} runs, not pooled: {err}")
+            continue
+        parts = []
+        for dt, (centre, err, n) in pool["steps"].items():
+            n_inf = sum(1 for r in sel if r["dt"] == dt and not math.isfinite(r["t_bbp"]))
+            parts.append(f"dt={dt:g}: {centre:.3f} +- {err:.3f} ({n} seeds"
+                         + (f", {n_inf} beyond the horizon" if n_inf else "") + ")")
+        line = f"alpha {alpha:g} ({pool['estimator']}s): " + "; ".join(parts)
+        for big, small, change, err in pool["halvings"]:
+            line += f"; t(dt={small:g}) - t(dt={big:g}) = {change:+.3f} +- {err:.3f}"
+        line += (f"; t_BBP = {pool['t']:.3f} +- {pool['error']:.3f} "
+                 f"({'pooled' if pool['pooled'] else 'smallest step'}), median "
+                 f"{pool['median']:.3f} +- {pool['median_error']:.3f}")
         print(line)
 
 

@@ -239,64 +239,75 @@ def pool_seed_ensemble(runs: Sequence[dict]) -> dict:
 
     ``runs``: dicts with ``dt`` and ``t_bbp`` (one population each, the format of
     ``benchmarks/tbbp_seeds.py`` and ``data/tbbp_seeds_la<a>.json``). Per step the mean and
-    its standard error; at each halving of the step the change of the mean and its error.
-    If no change exceeds 2 of its errors, the steps are pooled: ``t`` is the mean of all
-    runs and ``error`` its standard error (``pooled = True``); otherwise ``t`` is the mean at
-    the smallest step and ``error`` adds the last change in quadrature. A single
-    population's merge time scatters by 0.2-0.45 at a = 0.01, alpha = 3-3.5 (S = 8000), so
-    the mean of many is what has an error below 0.1.
+    its standard error, per halving of the step their change. If no change exceeds 2 of its
+    errors the steps are pooled (``t``: mean of all runs, ``error`` its standard error),
+    else ``t`` is the smallest step's mean and ``error`` adds the last change in
+    quadrature. One population's merge time scatters by 0.2-0.45 at a = 0.01, alpha = 3-3.5
+    (S = 8000): the mean of many is what has an error below 0.1.
 
     The merge times are heavy-tailed near alpha_BBP_TS (a = 0.01, alpha = 3.5: single
     populations up to 2-3x the median), so the median of the same runs (all of them when
     pooled, else the smallest step) is given too, with the half-width of its
     distribution-free 68 % interval between order statistics (:func:`dmft.stats.median_interval`).
 
+    Runs not merged by their horizon (``t_bbp`` = inf, horizon ``t_max``) are right-censored:
+    the mean is undefined, so the same rules run on the medians (``estimator = "median"``,
+    else ``"mean"``; ``steps``, ``halvings``, ``t``, ``error`` then hold medians and
+    interval half-widths), exact while the censored runs sort above the interval.
+
     Returns
     -------
     dict
-        ``t``, ``error``, ``pooled``, ``n_runs``, ``median``, ``median_error``, ``steps``
-        (``{dt: [mean, sem, n]}``) and ``halvings`` (``[dt, dt_next, change, error]`` per
-        halving).
+        ``t``, ``error``, ``estimator``, ``pooled``, ``n_runs``, ``n_censored``, ``median``,
+        ``median_error``, ``steps`` (``{dt: [centre, error, n]}``) and ``halvings`` (``[dt,
+        dt_next, change, error]`` per halving).
 
     Raises
     ------
     ValueError
-        If a run did not merge within its horizon (``t_bbp`` not finite: the mean would be
-        biased; extend that run's horizon) or a step has fewer than two runs.
+        A step has fewer than two runs; a censored run without its ``t_max``; too many
+        censored runs to fix the median.
     """
     t = np.array([r["t_bbp"] for r in runs], dtype=float)
-    if not np.all(np.isfinite(t)):
-        bad = sorted({float(r["dt"]) for r in runs if not math.isfinite(r["t_bbp"])})
-        raise ValueError(f"{np.count_nonzero(~np.isfinite(t))} run(s) at dt = {bad} did not "
-                         f"merge within their horizon: rerun them with a longer one")
-    steps, halvings = _ensemble_steps(runs)
+    censored = ~np.isfinite(t)
+    if any(c and "t_max" not in r for r, c in zip(runs, censored, strict=True)):
+        raise ValueError("a run beyond its horizon (t_bbp = inf) needs its horizon t_max")
+    estimator = "median" if censored.any() else "mean"
+    steps, halvings = _ensemble_steps(runs, estimator)
     few = [dt for dt, (_, _, n) in steps.items() if n < 2]
     if few:
         raise ValueError(f"dt = {few} has a single run: need two or more per step")
     keys = list(steps)
     pooled = all(abs(d) <= 2 * e for *_, d, e in halvings)
-    if pooled:
-        value, error = float(t.mean()), float(t.std(ddof=1) / math.sqrt(t.size))
-        median, median_error = median_interval(t)
-    else:
-        value = steps[keys[-1]][0]
-        error = math.hypot(steps[keys[-1]][1], halvings[-1][2])
-        median, median_error = median_interval(
-            np.array([r["t_bbp"] for r in runs if r["dt"] == keys[-1]], dtype=float))
-    return {"t": value, "error": error, "pooled": pooled, "n_runs": int(t.size),
+    kept = list(runs) if pooled else [r for r in runs if r["dt"] == keys[-1]]
+    value, error = _centre(kept, estimator)
+    if not pooled:
+        error = math.hypot(error, halvings[-1][2])
+    median, median_error = _centre(kept, "median")
+    return {"t": value, "error": error, "estimator": estimator, "pooled": pooled,
+            "n_runs": int(t.size), "n_censored": int(censored.sum()),
             "median": median, "median_error": median_error,
             "steps": steps, "halvings": halvings}
 
 
-def _ensemble_steps(runs: Sequence[dict]) -> tuple[dict, list]:
-    """Per step (largest first) ``[mean, sem, n]`` of ``t_bbp`` (sem NaN for a single run)
-    and per halving ``[dt, dt_next, change of the mean, its error]``; the statistics of
+def _centre(runs: Sequence[dict], estimator: str) -> tuple[float, float]:
+    """(mean, standard error) or (median, half-width of its 68 % interval, censored runs
+    at their ``t_max``) of two or more runs' ``t_bbp``."""
+    x = np.array([r["t_bbp"] for r in runs], dtype=float)
+    if estimator == "median":
+        return median_interval(x, horizons=[r.get("t_max", math.inf) for r in runs])
+    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
+
+
+def _ensemble_steps(runs: Sequence[dict], estimator: str = "mean") -> tuple[dict, list]:
+    """Per step (largest first) ``[centre, error, n]`` of ``t_bbp`` (:func:`_centre`) and
+    per halving ``[dt, dt_next, change of the centre, its error]``; the statistics of
     :func:`pool_seed_ensemble`, also printed by ``benchmarks/tbbp_seeds.py``."""
     steps = {}
     for dt in sorted({float(r["dt"]) for r in runs}, reverse=True):
-        x = np.array([r["t_bbp"] for r in runs if r["dt"] == dt], dtype=float)
-        sem = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else math.nan
-        steps[dt] = [float(x.mean()), sem, int(x.size)]
+        sel = [r for r in runs if r["dt"] == dt]
+        steps[dt] = ([*_centre(sel, estimator), len(sel)] if len(sel) > 1
+                     else [float(sel[0]["t_bbp"]), math.nan, 1])
     keys = list(steps)
     halvings = [[big, small, steps[small][0] - steps[big][0],
                  math.hypot(steps[small][1], steps[big][1])]

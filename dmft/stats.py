@@ -233,7 +233,8 @@ def _deviance(k, n, p) -> float:
     return float(2 * np.sum(t1 + t2))
 
 
-def median_interval(x: np.ndarray, level: float = 0.6827) -> tuple[float, float]:
+def median_interval(x: np.ndarray, level: float = 0.6827,
+                    horizons: np.ndarray | None = None) -> tuple[float, float]:
     """Sample median and the half-width of a distribution-free confidence interval for the
     population median at ``level`` (one sigma by default).
 
@@ -242,14 +243,39 @@ def median_interval(x: np.ndarray, level: float = 0.6827) -> tuple[float, float]
     Binomial(n, 1/2)`` (the number of samples below the median), so it holds whatever the
     law of ``x``. Needs ``n >= 2`` (with fewer than ~4 the interval is the whole range and
     its coverage above ``level``).
+
+    Right-censored samples: ``+inf`` marks a value known only to exceed its ``horizons``
+    entry (e.g. a merge time beyond the end of its run). They sort last, which is their true
+    rank against every value below the smallest censoring horizon, so the median and the
+    interval are exact when ``x_(n + 1 - l)`` is finite and below that horizon; otherwise a
+    ValueError says so (too many censored values: extend their horizons).
     """
     from scipy.stats import binom
 
-    x = np.sort(np.asarray(x, dtype=float))
-    n = x.size
+    x = np.asarray(x, dtype=float)
+    xs, n = np.sort(x), x.size
     if n < 2:
         raise ValueError(f"the median interval needs two or more values, got {n}")
+    if np.any(np.isnan(x)) or np.any(xs == -np.inf):
+        raise ValueError("the median interval takes finite values or +inf (censored), got "
+                         "NaN or -inf")
     lo = 1
     while lo + 1 <= n - lo and binom.cdf(n - lo - 1, n, 0.5) - binom.cdf(lo, n, 0.5) >= level:
         lo += 1
-    return float(np.median(x)), float(0.5 * (x[n - lo] - x[lo - 1]))
+    censored = ~np.isfinite(x)
+    if censored.any():
+        if horizons is None:
+            raise ValueError("censored values (+inf) need their horizons")
+        h_min = float(np.min(np.asarray(horizons, dtype=float)[censored]))
+        if not xs[n - lo] < h_min:
+            raise ValueError(
+                f"{int(censored.sum())} of {n} values are censored (beyond horizons >= "
+                f"{h_min:g}): the median and its interval are not determined; extend the "
+                "horizons")
+    return _sorted_median(xs), float(0.5 * (xs[n - lo] - xs[lo - 1]))
+
+
+def _sorted_median(xs: np.ndarray) -> float:
+    """Median of a sorted sample whose middle values are finite (inf may follow)."""
+    n = xs.size
+    return float(xs[n // 2]) if n % 2 else float(0.5 * (xs[n // 2 - 1] + xs[n // 2]))

@@ -241,6 +241,37 @@ def test_pool_seed_ensemble_pools_steps_only_without_a_step_trend():
         pool_seed_ensemble(runs + [{"dt": 0.01, "t_bbp": math.inf}])
 
 
+def test_runs_beyond_their_horizon_give_the_median_of_the_full_sample():
+    """Right-censored runs (t_bbp = inf past t_max): pool_seed_ensemble switches to medians,
+    and these equal the medians and 68 % intervals of the same runs with their true
+    (uncensored) values, step by step and pooled, while the censored runs sort above the
+    interval; with half the runs censored the median is refused, not guessed."""
+    from dmft.bbp import pool_seed_ensemble
+    from dmft.stats import median_interval
+
+    rng = np.random.default_rng(3)
+    true = {dt: np.exp(0.5 * rng.standard_normal(40)) for dt in (0.01, 0.005)}
+    horizon = float(np.quantile(np.concatenate(list(true.values())), 0.85))
+
+    def censor(h):
+        return [{"dt": dt, "t_max": h, "t_bbp": v if v <= h else math.inf}
+                for dt, xs in true.items() for v in xs]
+
+    p = pool_seed_ensemble(censor(horizon))
+    assert p["estimator"] == "median" and p["n_censored"] > 0
+    for dt, xs in true.items():
+        assert p["steps"][dt][:2] == list(median_interval(xs))
+    assert p["pooled"]
+    assert (p["t"], p["error"]) == median_interval(np.concatenate(list(true.values())))
+    assert (p["median"], p["median_error"]) == (p["t"], p["error"])
+    with pytest.raises(ValueError, match="not determined"):
+        pool_seed_ensemble(censor(float(np.quantile(true[0.01], 0.5))))
+    with pytest.raises(ValueError, match="NaN"):
+        median_interval([1.0, math.nan])
+    assert pool_seed_ensemble([{"dt": 0.01, "t_bbp": v} for v in true[0.01]])[
+        "estimator"] == "mean"
+
+
 @pytest.mark.parametrize("n", [5, 48])
 def test_median_interval_covers_the_median_of_a_heavy_tailed_law(n):
     """median_interval on lognormal samples (true median 1): over 2000 samples the interval
