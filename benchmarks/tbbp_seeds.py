@@ -38,6 +38,14 @@ is rerun to ``t_max = T``.) Seeds 16-31 at alpha = 3.5 (fifth session)::
         --t-max 3.0 --seeds $(seq 16 31) --out data/tbbp_seeds_la0.01.json
     python benchmarks/tbbp_seeds.py --a 0.01 --scheme prox --out data/tbbp_seeds_la0.01.json \
         --extend 6
+
+Sixth session (two processes of one thread, ``DMFT_NUM_THREADS=1``, scratch files merged into
+the shipped ones; runs beyond the horizon kept as censored, pooled by medians)::
+
+    python benchmarks/tbbp_seeds.py --a 0.01 --scheme prox --dt 0.01 --alphas 3.75 \
+        --t-max 8 --seeds $(seq 0 23) --out A.json      # and $(seq 24 47) --out B.json
+    python benchmarks/tbbp_seeds.py --a 1 --scheme explicit --dt 0.02 --alphas 5 \
+        --t-max 10 --seeds $(seq 0 47) --out C.json     # stopped at seed 44 / 43
 """
 
 from __future__ import annotations
