@@ -281,9 +281,9 @@ def pool_seed_ensemble(runs: Sequence[dict]) -> dict:
     pooled = all(abs(d) <= 2 * e for *_, d, e in halvings)
     kept = list(runs) if pooled else [r for r in runs if r["dt"] == keys[-1]]
     value, error = _centre(kept, estimator)
+    median, median_error = (value, error) if estimator == "median" else _centre(kept, "median")
     if not pooled:
         error = math.hypot(error, halvings[-1][2])
-    median, median_error = _centre(kept, "median")
     return {"t": value, "error": error, "estimator": estimator, "pooled": pooled,
             "n_runs": int(t.size), "n_censored": int(censored.sum()),
             "median": median, "median_error": median_error,

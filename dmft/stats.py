@@ -272,10 +272,4 @@ def median_interval(x: np.ndarray, level: float = 0.6827,
                 f"{int(censored.sum())} of {n} values are censored (beyond horizons >= "
                 f"{h_min:g}): the median and its interval are not determined; extend the "
                 "horizons")
-    return _sorted_median(xs), float(0.5 * (xs[n - lo] - xs[lo - 1]))
-
-
-def _sorted_median(xs: np.ndarray) -> float:
-    """Median of a sorted sample whose middle values are finite (inf may follow)."""
-    n = xs.size
-    return float(xs[n // 2]) if n % 2 else float(0.5 * (xs[n // 2 - 1] + xs[n // 2]))
+    return float(np.median(xs)), float(0.5 * (xs[n - lo] - xs[lo - 1]))
