@@ -355,3 +355,25 @@ def test_presence_rule_needs_a_status_and_a_positive_margin():
         assert out.present is want, (status, margin)
     got = outlier_present([c[0] for c in cases], np.array([c[1] for c in cases]))
     assert got.tolist() == [c[2] for c in cases]
+
+
+@pytest.mark.parametrize("shift, present", [(-1.0, False), (-0.5, False), (0.5, True),
+                                            (1.0, True)])
+def test_a_sample_law_keeps_the_outlier_iff_no_weight_lies_below_one_over_s_star(shift,
+                                                                                 present):
+    """THEORY T3 (the plain loss's resonance): the left branch of S_PV ends at the pole of
+    the lowest weight, s = 1/z_min, so the outlier root s* survives one extra weight at z
+    iff z > 1/s*. Bulk: t = 0-like weights cut at z > -4, alpha = 6 (outlier at
+    z* = 1/s* ~ -7.2, below the cut); one weight (g = 1) added half a unit or one unit
+    above or below z*."""
+    rng = np.random.default_rng(0)
+    h, h_star = rng.normal(size=(2, 20000))
+    z = 3 * h**2 - h_star**2
+    keep = z > -4.0
+    z, g = z[keep], h_star[keep]
+    bulk = WeightLaw.from_samples(z, g, 6.0, 12.0).outlier()
+    assert bulk.present
+    z_star = 1.0 / bulk.s_pv
+    assert z_star < z.min() - 2.0
+    law = WeightLaw.from_samples(np.append(z, z_star + shift), np.append(g, 1.0), 6.0, 12.0)
+    assert law.outlier().present is present
