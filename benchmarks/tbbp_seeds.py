@@ -46,6 +46,13 @@ the shipped ones; runs beyond the horizon kept as censored, pooled by medians)::
         --t-max 8 --seeds $(seq 0 23) --out A.json      # and $(seq 24 47) --out B.json
     python benchmarks/tbbp_seeds.py --a 1 --scheme explicit --dt 0.02 --alphas 5 \
         --t-max 10 --seeds $(seq 0 47) --out C.json     # stopped at seed 44 / 43
+
+Seventh session (more populations at the base step only, two processes, merged)::
+
+    python benchmarks/tbbp_seeds.py --a 0.01 --scheme prox --dt 0.01 --alphas 3.75 \
+        --t-max 8 --seeds $(seq 48 400) --base-only --out D.json   # stopped after 201
+    python benchmarks/tbbp_seeds.py --a 1 --scheme explicit --dt 0.02 --alphas 5 \
+        --t-max 10 --seeds $(seq 45 600) --base-only --out E.json  # stopped after 419
 """
 
 from __future__ import annotations
@@ -134,6 +141,9 @@ def main() -> None:
     p.add_argument("--extend", type=float, default=None, metavar="T",
                    help="rerun the runs of --out that did not merge within their horizon "
                    "to t_max = T, then print the table")
+    p.add_argument("--base-only", action="store_true",
+                   help="run --dt only, not dt/2 (more seeds at the base step; the halving "
+                   "check then uses the dt/2 runs already in --out)")
     args = p.parse_args()
     horizons = args.t_max * len(args.alphas) if len(args.t_max) == 1 else args.t_max
     if len(horizons) != len(args.alphas):
@@ -147,7 +157,7 @@ def main() -> None:
     done = {(r["alpha"], r["dt"], r["seed"]) for r in rows}
     for alpha, t_max in zip(args.alphas, horizons, strict=True):
         for seed in args.seeds:
-            for dt in (args.dt, args.dt / 2):
+            for dt in (args.dt,) if args.base_only else (args.dt, args.dt / 2):
                 if (alpha, dt, seed) in done:
                     continue
                 t0 = time.perf_counter()
