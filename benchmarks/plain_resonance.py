@@ -5,10 +5,10 @@ lowest sample, ``s = 1/z_min``, so the BBP outlier (H6), the root ``s*`` of ``S_
 branch, exists only if no sample lies below ``z* = 1/s*``. The bulk of the late-time law
 fixes ``z*(alpha, t)``; the plain ``z = 3 h^2 - y`` has an unbounded, exponential lower tail
 ``P(z < x) ~ A exp(x / ell)``, so a population of ``n`` independent weights keeps the
-outlier with probability ``q exp(-n P(z < z*))`` (``q``: fraction of times at which the
-bulk law has one). With ``n -> infinity`` that goes to 0 at every alpha: at N = inf the
+outlier with probability ``exp(-n P(z < z*))`` at a time whose bulk law has one (a fraction
+``q`` of the times). With ``n -> infinity`` that goes to 0 at every alpha: at N = inf the
 plain loss has a resonance, not an isolated outlier, and alpha_BBP_TS is a finite-size
-threshold, ``n P(z < z*(alpha)) = ln(2 q)``.
+threshold, where the presence falls to 1/2.
 
 This script measures ``z*`` and the tail on m = 0 DMFT populations (plain loss, explicit
 step, 2000 response paths, as ``plain_s_scan.py``) at ``--times``: per (alpha, seed, t) the
@@ -16,7 +16,8 @@ fewest lowest samples whose removal gives the law an outlier (bisection up to
 ``--k-max``; 0 when the full law has it) and ``z* = 1/s*`` of that law. At m = 0 the two
 paths of an antithetic pair are identical (their forces are the same and ``rho = 0``), so
 a population of S paths holds ``S/2`` independent weights. ``--summary`` compares the
-predicted presence ``q exp(-(S/2) P(z < z*))`` with the presence fractions measured at
+predicted presence (the mean over times of ``exp(-(S/2) P(z < z*))``, 0 at times without a
+bulk outlier) with the presence fractions measured at
 S = 8000, 32000, 128000 (``data/plain_late_outlier_s_scan.json``) and prints the predicted
 50 % point in alpha at each size, and for finite-N gradient descent (``n = alpha N``).
 
@@ -53,17 +54,24 @@ def _outlier(z, g, k: int, alpha: float, mu: float, t: float):
     return WeightLaw.from_samples(z[keep], g[keep], alpha, mu, 0.0, t=t).outlier()
 
 
-def _fewest_removed(z, g, alpha, mu, t, k_max: int) -> int | None:
-    """Fewest lowest samples to remove for the law to have the outlier (None: > k_max)."""
-    if _outlier(z, g, 0, alpha, mu, t).present:
-        return 0
-    if not _outlier(z, g, k_max, alpha, mu, t).present:
-        return None
+def _fewest_removed(z, g, alpha, mu, t, k_max: int):
+    """Fewest lowest samples to remove for the law to have the outlier, and that law's
+    outlier (``(None, None)``: more than k_max)."""
+    found = _outlier(z, g, 0, alpha, mu, t)
+    if found.present:
+        return 0, found
+    found = _outlier(z, g, k_max, alpha, mu, t)
+    if not found.present:
+        return None, None
     lo, hi = 0, k_max
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if _outlier(z, g, mid, alpha, mu, t).present else (mid, hi)
-    return hi
+        o = _outlier(z, g, mid, alpha, mu, t)
+        if o.present:
+            hi, found = mid, o
+        else:
+            lo = mid
+    return hi, found
 
 
 def _run(alpha: float, seed: int, args) -> list[dict]:
@@ -77,13 +85,12 @@ def _run(alpha: float, seed: int, args) -> list[dict]:
         z = loss.fp(h, sol.y)
         g = dynamic_signal_weights(h, sol.h_star, 0.0)
         mu = float(np.interp(t, sol.t, sol.mu))
-        removed = _fewest_removed(z, g, alpha, mu, float(t), args.k_max)
+        removed, o = _fewest_removed(z, g, alpha, mu, float(t), args.k_max)
         pairs = z[0::2]  # one weight per antithetic pair
         row = {"alpha": alpha, "seed": seed, "t": float(t), "removed": removed,
                "z_min": float(pairs.min()),
                "tail": [int((pairs < x).sum()) for x in _TAIL_GRID]}
         if removed is not None:
-            o = _outlier(z, g, removed, alpha, mu, float(t))
             row.update(s_star=float(o.s_pv), z_star=float(1.0 / o.s_pv),
                        lam=float(o.lam_pv))
         rows.append(row)
@@ -137,17 +144,25 @@ def _fifty(preds: list[dict], n_of_alpha) -> str:
     return f"> {a[-1]:g}" if pres[-1] < 0.5 else f"< {a[0]:g}"
 
 
+def _measured(alpha: float) -> dict[int, list[float]]:
+    """Presence fractions (binned law) of the S-scan at ``alpha``, per S, one per seed."""
+    scan = json.loads(_SCAN.read_text())["runs"] if _SCAN.is_file() else []
+    out: dict[int, list[float]] = {}
+    for x in scan:
+        if x["alpha"] == alpha:
+            out.setdefault(x["S"], []).append(x["bins"]["fraction"])
+    return out
+
+
 def summary(rows: list[dict], n_pairs: int) -> None:
     preds = predictions(rows, n_pairs)
-    scan = json.loads(_SCAN.read_text())["runs"] if _SCAN.is_file() else []
     sizes = (8000, 32000, 128000, 256000)
     print("alpha  q     z* (quartiles)          ell   P(z<z*) median   presence predicted / "
           "measured (binned law, seeds) at S = " + ", ".join(map(str, sizes)))
     for p in preds:
-        cells = []
+        cells, measured = [], _measured(p["alpha"])
         for S in sizes:
-            meas = [x["bins"]["fraction"] for x in scan if x["alpha"] == p["alpha"]
-                    and x["S"] == S]
+            meas = measured.get(S, [])
             pred = presence(p, S / 2)
             cells.append(f"{pred:.2f} / " + (f"{np.mean(meas):.2f} ({len(meas)})" if meas
                                              else "-"))
@@ -170,16 +185,13 @@ def plot(rows: list[dict], n_pairs: int, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     preds = predictions(rows, n_pairs)
-    scan = json.loads(_SCAN.read_text())["runs"] if _SCAN.is_file() else []
     S = np.geomspace(2000, 2e6, 200)
     fig, ax = plt.subplots(figsize=(6, 4))
     for i, p in enumerate(preds):
         colour = f"C{i}"
         ax.plot(S, [presence(p, x / 2) for x in S], color=colour,
                 label=f"alpha = {p['alpha']:g}")
-        for size in sorted({x["S"] for x in scan if x["alpha"] == p["alpha"]}):
-            f = [x["bins"]["fraction"] for x in scan if x["alpha"] == p["alpha"]
-                 and x["S"] == size]
+        for size, f in sorted(_measured(p["alpha"]).items()):
             err = np.std(f, ddof=1) / np.sqrt(len(f)) if len(f) > 1 else 0.0
             ax.errorbar(size, np.mean(f), yerr=err, fmt="o", color=colour)
     ax.set_xscale("log")
